@@ -1,0 +1,18 @@
+//! Schema migrations for crm-comms.
+//!
+//! Every statement is create-if-not-exists: the migrator may run on a database that already
+//! holds other tables and, possibly, the two CRM tables created by the seed's Python backend.
+//! It never drops or alters a table.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_crm_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_crm_tables::Migration)]
+    }
+}

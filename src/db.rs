@@ -1,0 +1,125 @@
+//! Connecting to the database (per-backend pool settings and SQLite pragmas) and applying
+//! migrations safely when several replicas start at once.
+
+use crate::config::{DbConfig, SqliteSynchronous};
+use crate::store::{Store, Writer};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Sync};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
+use std::time::Duration;
+
+/// Opens a pool of at most `max` connections with the configured per-backend settings.
+pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(cfg.database_url.clone());
+    opts.max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(cfg.acquire_timeout())
+        .connect_timeout(cfg.acquire_timeout())
+        .sqlx_logging(false);
+    let busy = Duration::from_millis(cfg.sqlite_busy_timeout_ms);
+    let synchronous = match cfg.sqlite_synchronous {
+        SqliteSynchronous::Full => Sync::Full,
+        SqliteSynchronous::Normal => Sync::Normal,
+    };
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(busy)
+    });
+    if let Some(timeout) = cfg.statement_timeout() {
+        let ms = timeout.as_millis().to_string();
+        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.clone())]));
+    }
+    Database::connect(opts).await
+}
+
+/// Default read pool size per backend.
+fn default_max_connections(cfg: &DbConfig) -> u32 {
+    cfg.db_max_connections
+        .unwrap_or(if cfg.is_sqlite() { 8 } else { 16 })
+}
+
+/// Connects, checks the SQLite pragmas, and starts the writer. Migrations must have run.
+pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::JoinHandle<()>)> {
+    let read = connect(cfg, default_max_connections(cfg)).await?;
+    let write = connect(cfg, 1).await?;
+    if write.get_database_backend() == DatabaseBackend::Sqlite {
+        check_sqlite_pragmas(&write, cfg).await?;
+    }
+    let (writer, task) = Writer::spawn(write);
+    Ok((Store::new(read, writer), task))
+}
+
+/// Asserts WAL and the configured `synchronous` level took effect.
+async fn check_sqlite_pragmas(db: &DatabaseConnection, cfg: &DbConfig) -> anyhow::Result<()> {
+    let journal: String = pragma(db, "journal_mode").await?;
+    let synchronous: i64 = pragma(db, "synchronous").await?;
+    let busy: i64 = pragma(db, "busy_timeout").await?;
+    let expected = match cfg.sqlite_synchronous {
+        SqliteSynchronous::Full => 2,
+        SqliteSynchronous::Normal => 1,
+    };
+    anyhow::ensure!(
+        journal.eq_ignore_ascii_case("wal"),
+        "SQLite journal_mode is {journal}, expected wal"
+    );
+    anyhow::ensure!(
+        synchronous == expected,
+        "SQLite synchronous is {synchronous}, expected {expected}"
+    );
+    tracing::info!(journal, synchronous, busy_timeout_ms = busy, "SQLite pragmas");
+    Ok(())
+}
+
+async fn pragma<T: sea_orm::TryGetable>(db: &DatabaseConnection, name: &str) -> anyhow::Result<T> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("PRAGMA {name} returned nothing"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes
+/// replicas that start together take turns: one applies, the others find nothing to do.
+pub async fn migrate(cfg: &DbConfig) -> Result<(), DbErr> {
+    let db = connect(cfg, 1).await?;
+    let backend = db.get_database_backend();
+    match backend {
+        DatabaseBackend::Postgres => {
+            db.execute_unprepared("SELECT pg_advisory_lock(7469273011)")
+                .await?;
+        }
+        DatabaseBackend::MySql => {
+            let got: Option<i64> = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    "SELECT GET_LOCK('crm_comms_migrations', 600)",
+                ))
+                .await?
+                .and_then(|row| row.try_get_by_index(0).ok());
+            if got != Some(1) {
+                return Err(DbErr::Migration("could not take the migration lock".into()));
+            }
+        }
+        _ => {}
+    }
+    let result = Migrator::up(&db, None).await;
+    match backend {
+        DatabaseBackend::Postgres => {
+            let _ = db
+                .execute_unprepared("SELECT pg_advisory_unlock(7469273011)")
+                .await;
+        }
+        DatabaseBackend::MySql => {
+            let _ = db
+                .execute_unprepared("SELECT RELEASE_LOCK('crm_comms_migrations')")
+                .await;
+        }
+        _ => {}
+    }
+    let _ = db.close().await;
+    result
+}

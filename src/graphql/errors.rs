@@ -1,0 +1,75 @@
+//! Mapping service errors to GraphQL errors, and giving every error an `extensions.code`.
+
+use crate::ServiceError;
+use async_graphql::{ErrorExtensions, Response, Value};
+
+impl From<ServiceError> for async_graphql::Error {
+    fn from(err: ServiceError) -> Self {
+        let code = err.code();
+        let field = match &err {
+            ServiceError::Validation { field, .. } => Some(camel_path(field)),
+            _ => None,
+        };
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = &field {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+/// `attachments[2].nextcloud_path` → `attachments[2].nextcloudPath`.
+fn camel_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Gives each error without a code the one its phase implies: errors with a path come from
+/// coercing an argument value (`BAD_USER_INPUT`); errors without one come from parsing
+/// (`GRAPHQL_PARSE_FAILED`) or validating (`GRAPHQL_VALIDATION_FAILED`) the document.
+pub fn tag_error_codes(response: &mut Response) {
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let code = if !error.path.is_empty() {
+            "BAD_USER_INPUT"
+        } else if error.message.contains(" --> ") {
+            "GRAPHQL_PARSE_FAILED"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", Value::from(code));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn camel_paths() {
+        assert_eq!(super::camel_path("customer_id"), "customerId");
+        assert_eq!(
+            super::camel_path("attachments[2].nextcloud_path"),
+            "attachments[2].nextcloudPath"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+use clap::Parser;
+use crm_comms::config::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::ExportSchema { output } => {
+            let sdl = crm_comms::graphql::sdl();
+            match output {
+                Some(path) => std::fs::write(path, sdl)?,
+                None => print!("{sdl}"),
+            }
+        }
+        Command::Migrate => {
+            crm_comms::db::migrate(&cli.db).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve => {
+            let app = crm_comms::http::build(&cli.db).await?;
+            let listener = tokio::net::TcpListener::bind(cli.server.bind).await?;
+            tracing::info!(address = %listener.local_addr()?, "crm-comms listening; GraphiQL at /graphql");
+            crm_comms::http::serve(listener, app, crm_comms::http::shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Communications log: list, get, create, update, delete.
+
+use super::{Page, Service, time, validate};
+use crate::ServiceError;
+use chrono::{DateTime, Utc};
+use entity::{Attachment, Attachments, CommDirection, CommType, comm};
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Which comms to list: always one customer, optionally one type and direction.
+#[derive(Debug, Clone)]
+pub struct CommFilter {
+    pub customer_id: String,
+    pub comm_type: Option<CommType>,
+    pub direction: Option<CommDirection>,
+}
+
+/// A communication to log.
+#[derive(Debug, Clone)]
+pub struct NewComm {
+    pub customer_id: String,
+    pub comm_type: CommType,
+    pub direction: CommDirection,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub ext_message_id: Option<String>,
+    pub logged_by: Option<String>,
+    /// Defaults to now.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A partial update: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CommPatch {
+    pub subject: Option<Option<String>>,
+    pub body: Option<Option<String>>,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl CommPatch {
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.body.is_none() && self.occurred_at.is_none()
+    }
+}
+
+fn validate_new(input: &NewComm) -> Result<()> {
+    validate::key("customer_id", &input.customer_id)?;
+    if let Some(subject) = &input.subject {
+        validate::subject(subject)?;
+    }
+    if let Some(body) = &input.body {
+        validate::body(body)?;
+    }
+    validate::attachments(&input.attachments)?;
+    if let Some(id) = &input.ext_message_id {
+        validate::max_len("ext_message_id", id, validate::MAX_SHORT_CHARS)?;
+    }
+    if let Some(who) = &input.logged_by {
+        validate::max_len("logged_by", who, validate::MAX_SHORT_CHARS)?;
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Newest first by `occurred_at`, ties by `id` (descending).
+    pub async fn list_comms(&self, filter: &CommFilter, page: Page) -> Result<Vec<comm::Model>> {
+        validate::page(page.limit, page.offset)?;
+        Ok(self.store().list_comms(filter, page).await?)
+    }
+
+    /// Number of comms matching `filter`, regardless of paging.
+    pub async fn count_comms(&self, filter: &CommFilter) -> Result<u64> {
+        Ok(self.store().count_comms(filter).await?)
+    }
+
+    pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>> {
+        Ok(self.store().get_comm(id).await?)
+    }
+
+    pub async fn create_comm(&self, input: NewComm) -> Result<comm::Model> {
+        validate_new(&input)?;
+        let now = time::now();
+        let row = comm::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            customer_id: input.customer_id,
+            comm_type: input.comm_type,
+            direction: input.direction,
+            subject: input.subject,
+            body: input.body,
+            attachments: Some(Attachments(input.attachments)),
+            ext_message_id: input.ext_message_id,
+            logged_by: input.logged_by,
+            occurred_at: input.occurred_at.unwrap_or(now),
+            created_at: now,
+        };
+        self.store().insert_comm(row.clone()).await?;
+        Ok(row)
+    }
+
+    /// Changes only the fields present in `patch`; `NOT_FOUND` if `id` does not exist.
+    pub async fn update_comm(&self, id: &str, patch: CommPatch) -> Result<comm::Model> {
+        if let Some(Some(subject)) = &patch.subject {
+            validate::subject(subject)?;
+        }
+        if let Some(Some(body)) = &patch.body {
+            validate::body(body)?;
+        }
+        if !patch.is_empty() && self.store().update_comm(id, patch).await? == 0 {
+            return Err(ServiceError::NotFound("Comm"));
+        }
+        self.get_comm(id)
+            .await?
+            .ok_or(ServiceError::NotFound("Comm"))
+    }
+
+    /// `NOT_FOUND` if `id` does not exist.
+    pub async fn delete_comm(&self, id: &str) -> Result<()> {
+        match self.store().delete_comm(id).await? {
+            0 => Err(ServiceError::NotFound("Comm")),
+            _ => Ok(()),
+        }
+    }
+}

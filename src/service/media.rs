@@ -1,0 +1,90 @@
+//! Media metadata: list, get, create, delete.
+
+use super::{Page, Service, time, validate};
+use crate::ServiceError;
+use entity::{MediaDirection, Tags, media};
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Which media to list; filters are AND-ed, none lists all.
+#[derive(Debug, Clone, Default)]
+pub struct MediaFilter {
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+    pub direction: Option<MediaDirection>,
+}
+
+/// Metadata of a file to record.
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+    pub filename: String,
+    pub nextcloud_path: String,
+    pub mime_type: Option<String>,
+    pub direction: Option<MediaDirection>,
+    pub tags: Vec<String>,
+    pub uploaded_by: Option<String>,
+}
+
+fn validate_new(input: &NewMedia) -> Result<()> {
+    if let Some(customer_id) = &input.customer_id {
+        validate::key("customer_id", customer_id)?;
+    }
+    if let Some(order_id) = &input.order_id {
+        validate::key("order_id", order_id)?;
+    }
+    validate::required("filename", &input.filename, validate::MAX_SHORT_CHARS)?;
+    validate::nextcloud_path("nextcloud_path", &input.nextcloud_path)?;
+    if let Some(mime) = &input.mime_type {
+        validate::mime_type(mime)?;
+    }
+    validate::tags(&input.tags)?;
+    if let Some(who) = &input.uploaded_by {
+        validate::max_len("uploaded_by", who, validate::MAX_SHORT_CHARS)?;
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Newest first by `created_at`, ties by `id` (descending).
+    pub async fn list_media(&self, filter: &MediaFilter, page: Page) -> Result<Vec<media::Model>> {
+        validate::page(page.limit, page.offset)?;
+        Ok(self.store().list_media(filter, page).await?)
+    }
+
+    /// Number of media matching `filter`, regardless of paging.
+    pub async fn count_media(&self, filter: &MediaFilter) -> Result<u64> {
+        Ok(self.store().count_media(filter).await?)
+    }
+
+    pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>> {
+        Ok(self.store().get_media(id).await?)
+    }
+
+    pub async fn create_media(&self, input: NewMedia) -> Result<media::Model> {
+        validate_new(&input)?;
+        let row = media::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            customer_id: input.customer_id,
+            order_id: input.order_id,
+            filename: input.filename,
+            nextcloud_path: input.nextcloud_path,
+            mime_type: input.mime_type,
+            direction: input.direction,
+            tags: Some(Tags(input.tags)),
+            uploaded_by: input.uploaded_by,
+            created_at: time::now(),
+        };
+        self.store().insert_media(row.clone()).await?;
+        Ok(row)
+    }
+
+    /// `NOT_FOUND` if `id` does not exist.
+    pub async fn delete_media(&self, id: &str) -> Result<()> {
+        match self.store().delete_media(id).await? {
+            0 => Err(ServiceError::NotFound("Media")),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The single writer with group commit.
+//!
+//! Every mutation is sent to one task that owns a one-connection pool. It takes whatever
+//! writes are queued (up to [`MAX_BATCH`]), applies them in one transaction (`BEGIN IMMEDIATE`
+//! on SQLite) and commits once, so concurrent writers share one fsync; each caller is answered
+//! only after that commit. If a batch fails, its writes are retried one by one so that one bad
+//! write cannot fail its neighbours. Writers therefore never contend for SQLite's write lock
+//! inside this process, and a write is acknowledged only when it is durable.
+
+use crate::service::{CommPatch, time};
+use chrono::{DateTime, Utc};
+use entity::{comm, media};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, Value};
+use sea_orm::{
+    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
+};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most writes committed together.
+pub const MAX_BATCH: usize = 512;
+
+/// One mutation.
+#[derive(Debug)]
+pub enum WriteOp {
+    InsertComm(comm::Model),
+    UpdateComm { id: String, patch: CommPatch },
+    DeleteComm(String),
+    InsertMedia(media::Model),
+    DeleteMedia(String),
+}
+
+struct Job {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<u64, DbErr>>,
+}
+
+/// Sends writes to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task on `db` (which should be a one-connection pool).
+    pub fn spawn(db: DatabaseConnection) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let task = tokio::spawn(run(db, rx));
+        (Self { tx }, task)
+    }
+
+    /// Applies `op` and returns the number of rows it affected, once committed.
+    pub async fn write(&self, op: WriteOp) -> Result<u64, DbErr> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job { op, reply })
+            .await
+            .map_err(|_| DbErr::Custom("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the writer dropped a write".into()))?
+    }
+}
+
+async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
+        match apply(&db, &ops).await {
+            Ok(counts) => {
+                for (job, count) in batch.drain(..).zip(counts) {
+                    let _ = job.reply.send(Ok(count));
+                }
+            }
+            Err(err) if batch.len() > 1 => {
+                tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
+                for job in batch.drain(..) {
+                    let result = apply(&db, &[&job.op]).await.map(|counts| counts[0]);
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(err) => {
+                if let Some(job) = batch.pop() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}
+
+async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+    let backend = db.get_database_backend();
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    let mut counts = Vec::with_capacity(ops.len());
+    for op in ops {
+        match txn.execute_raw(statement(op, backend)).await {
+            Ok(result) => counts.push(result.rows_affected()),
+            Err(err) => {
+                let _ = txn.rollback().await;
+                return Err(err);
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(counts)
+}
+
+/// A timestamp as the backend stores it: fixed-format TEXT on SQLite, native elsewhere.
+fn time_value(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
+    match backend {
+        DatabaseBackend::Sqlite => time::sqlite_text(t).into(),
+        _ => t.into(),
+    }
+}
+
+/// A JSON list as the backend stores it: TEXT on SQLite (seed encoding), JSON elsewhere.
+fn json_value<T: Serialize>(backend: DatabaseBackend, list: &T) -> Value {
+    match backend {
+        DatabaseBackend::Sqlite => serde_json::to_string(list)
+            .expect("lists of strings serialise")
+            .into(),
+        _ => serde_json::to_value(list)
+            .expect("lists of strings serialise")
+            .into(),
+    }
+}
+
+fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
+    use comm::Column as C;
+    use media::Column as M;
+    match op {
+        WriteOp::InsertComm(row) => backend.build(
+            Query::insert()
+                .into_table(comm::Entity)
+                .columns([
+                    C::Id,
+                    C::CustomerId,
+                    C::CommType,
+                    C::Direction,
+                    C::Subject,
+                    C::Body,
+                    C::Attachments,
+                    C::ExtMessageId,
+                    C::LoggedBy,
+                    C::OccurredAt,
+                    C::CreatedAt,
+                ])
+                .values_panic([
+                    row.id.clone().into(),
+                    row.customer_id.clone().into(),
+                    row.comm_type.to_value().into(),
+                    row.direction.to_value().into(),
+                    row.subject.clone().into(),
+                    row.body.clone().into(),
+                    json_value(backend, &row.attachments.clone().unwrap_or_default()).into(),
+                    row.ext_message_id.clone().into(),
+                    row.logged_by.clone().into(),
+                    time_value(backend, row.occurred_at).into(),
+                    time_value(backend, row.created_at).into(),
+                ]),
+        ),
+        WriteOp::UpdateComm { id, patch } => {
+            let mut update = Query::update();
+            update.table(comm::Entity);
+            if let Some(subject) = &patch.subject {
+                update.value(C::Subject, subject.clone());
+            }
+            if let Some(body) = &patch.body {
+                update.value(C::Body, body.clone());
+            }
+            if let Some(t) = patch.occurred_at {
+                update.value(C::OccurredAt, time_value(backend, t));
+            }
+            update.and_where(Expr::col(C::Id).eq(id.as_str()));
+            backend.build(&update)
+        }
+        WriteOp::DeleteComm(id) => backend.build(
+            Query::delete()
+                .from_table(comm::Entity)
+                .and_where(Expr::col(C::Id).eq(id.as_str())),
+        ),
+        WriteOp::InsertMedia(row) => backend.build(
+            Query::insert()
+                .into_table(media::Entity)
+                .columns([
+                    M::Id,
+                    M::CustomerId,
+                    M::OrderId,
+                    M::Filename,
+                    M::NextcloudPath,
+                    M::MimeType,
+                    M::Direction,
+                    M::Tags,
+                    M::UploadedBy,
+                    M::CreatedAt,
+                ])
+                .values_panic([
+                    row.id.clone().into(),
+                    row.customer_id.clone().into(),
+                    row.order_id.clone().into(),
+                    row.filename.clone().into(),
+                    row.nextcloud_path.clone().into(),
+                    row.mime_type.clone().into(),
+                    row.direction.map(|d| d.to_value()).into(),
+                    json_value(backend, &row.tags.clone().unwrap_or_default()).into(),
+                    row.uploaded_by.clone().into(),
+                    time_value(backend, row.created_at).into(),
+                ]),
+        ),
+        WriteOp::DeleteMedia(id) => backend.build(
+            Query::delete()
+                .from_table(media::Entity)
+                .and_where(Expr::col(M::Id).eq(id.as_str())),
+        ),
+    }
+}

@@ -1,0 +1,287 @@
+//! Test harness: spawns the real server on a random loopback port over a fresh database of the
+//! chosen backend, and talks to it over HTTP.
+//!
+//! SQLite always runs. PostgreSQL and MySQL/MariaDB run when `CRM_TEST_POSTGRES_URL` /
+//! `CRM_TEST_MYSQL_URL` point at a server whose user may create databases; each test gets a
+//! database of its own, dropped afterwards. Without the variable a test prints a notice and
+//! returns.
+#![allow(dead_code)]
+
+use crm_comms::config::DbConfig;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Backend {
+    fn env_var(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some("CRM_TEST_POSTGRES_URL"),
+            Backend::Mysql => Some("CRM_TEST_MYSQL_URL"),
+        }
+    }
+}
+
+/// A fresh, empty database that is removed when dropped.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// `None` (with a printed notice) when the backend's server is not configured.
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        match backend.env_var() {
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+                Some(TestDb {
+                    backend,
+                    url,
+                    admin: None,
+                    _dir: Some(dir),
+                })
+            }
+            Some(var) => {
+                let Ok(admin_url) = std::env::var(var) else {
+                    eprintln!("SKIPPED: {var} is not set; this {backend:?} test did not run");
+                    return None;
+                };
+                let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("{var}={admin_url} is unreachable: {e}"));
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = admin.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .expect("URL with a database path");
+                Some(TestDb {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    admin: Some((admin_url, name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self._dir.as_ref().map(|d| d.path().join("crm.db"))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.admin.take() else {
+            return;
+        };
+        let backend = self.backend;
+        // Dropping runs inside the test's runtime; use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let sql = match backend {
+                        Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        _ => format!("DROP DATABASE IF EXISTS {name}"),
+                    };
+                    if let Err(e) = admin.execute_unprepared(&sql).await {
+                        eprintln!("could not drop test database {name}: {e}");
+                    }
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The real server on a random loopback port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    /// A direct connection for raw SQL set-up and row counts.
+    pub raw: DatabaseConnection,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Spawns the server over a fresh database; `None` when the backend is not configured.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = TestDb::create(backend).await?;
+        Some(Self::spawn_on(db).await)
+    }
+
+    /// Spawns the server over `db` (which may already hold data).
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        let config = DbConfig::for_url(db.url.clone());
+        let app = crm_comms::http::build(&config).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            crm_comms::http::serve(listener, app, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let raw = Database::connect(&db.url).await.expect("raw connection");
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            db,
+            raw,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task");
+        }
+        let _ = self.raw.clone().close().await;
+        let TestApp { db, .. } = self;
+        db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a GraphQL operation and returns the whole JSON response (`data`, `errors`).
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "GraphQL answers 200");
+        res.json().await.expect("JSON body")
+    }
+
+    /// Like [`gql`](Self::gql) but panics on errors and returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn create_comm(&self, input: Value) -> Value {
+        self.data(
+            &format!("mutation($input: CommCreateInput!) {{ createComm(input: $input) {{ {COMM_FIELDS} }} }}"),
+            json!({ "input": input }),
+        )
+        .await["createComm"]
+            .clone()
+    }
+
+    pub async fn create_media(&self, input: Value) -> Value {
+        self.data(
+            &format!("mutation($input: MediaCreateInput!) {{ createMedia(input: $input) {{ {MEDIA_FIELDS} }} }}"),
+            json!({ "input": input }),
+        )
+        .await["createMedia"]
+            .clone()
+    }
+
+    /// Rows in `table`, counted over a direct connection.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .raw
+            .query_one_raw(Statement::from_string(
+                self.raw.get_database_backend(),
+                format!("SELECT COUNT(*) FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get_by_index::<i64>(0).expect("count is an integer")
+    }
+
+    pub async fn exec(&self, sql: &str) {
+        self.raw.execute_unprepared(sql).await.expect("raw SQL");
+    }
+}
+
+pub const COMM_FIELDS: &str = "id customerId type direction subject body \
+    attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt";
+pub const MEDIA_FIELDS: &str = "id customerId orderId filename nextcloudPath mimeType direction \
+    tags uploadedBy createdAt";
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code: {body}"))
+}
+
+/// Runs each listed `async fn(&TestApp)` once per backend: `sqlite::name`, `postgres::name`,
+/// `mysql::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite)
+                        .await
+                        .expect("SQLite always runs");
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = crate::common::TestApp::spawn(crate::common::Backend::Mysql).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -35,7 +35,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServerConfig {
     /// Address to listen on.
-    #[arg(long, env = "CRM_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "CRM_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: SocketAddr,
 }
 
@@ -63,17 +68,32 @@ pub struct DbConfig {
     #[arg(long, env = "CRM_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<u32>,
     /// Seconds to wait for a pooled connection before answering "unavailable".
-    #[arg(long, env = "CRM_DB_ACQUIRE_TIMEOUT", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "CRM_DB_ACQUIRE_TIMEOUT",
+        default_value_t = 5,
+        global = true
+    )]
     pub db_acquire_timeout_secs: u64,
     /// Statement timeout in milliseconds (PostgreSQL `statement_timeout`, MySQL
     /// `max_execution_time` for reads); 0 disables.
-    #[arg(long, env = "CRM_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    #[arg(
+        long,
+        env = "CRM_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
     pub db_statement_timeout_ms: u64,
     /// SQLite `PRAGMA synchronous`.
     #[arg(long, env = "CRM_SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full, global = true)]
     pub sqlite_synchronous: SqliteSynchronous,
     /// SQLite busy timeout in milliseconds (wait for other processes' write locks).
-    #[arg(long, env = "CRM_SQLITE_BUSY_TIMEOUT_MS", default_value_t = 5_000, global = true)]
+    #[arg(
+        long,
+        env = "CRM_SQLITE_BUSY_TIMEOUT_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
     pub sqlite_busy_timeout_ms: u64,
 }
 

@@ -5,7 +5,9 @@ use crate::config::{DbConfig, SqliteSynchronous};
 use crate::store::{Store, Writer};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Sync};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+};
 use std::time::Duration;
 
 /// Opens a pool of at most `max` connections with the configured per-backend settings.
@@ -67,7 +69,12 @@ async fn check_sqlite_pragmas(db: &DatabaseConnection, cfg: &DbConfig) -> anyhow
         synchronous == expected,
         "SQLite synchronous is {synchronous}, expected {expected}"
     );
-    tracing::info!(journal, synchronous, busy_timeout_ms = busy, "SQLite pragmas");
+    tracing::info!(
+        journal,
+        synchronous,
+        busy_timeout_ms = busy,
+        "SQLite pragmas"
+    );
     Ok(())
 }
 

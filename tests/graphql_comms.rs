@@ -39,11 +39,17 @@ async fn create_get_update_delete(app: &TestApp) {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
     assert_eq!(created["occurredAt"], "2026-11-24T08:00:00.000000Z");
-    assert_eq!(created["attachments"][0]["nextcloudPath"], "/Customers/1/q.pdf");
+    assert_eq!(
+        created["attachments"][0]["nextcloudPath"],
+        "/Customers/1/q.pdf"
+    );
     assert_eq!(created["type"], "EMAIL");
 
     let fetched = app
-        .data(&format!("query($id: ID!) {{ comm(id: $id) {{ {COMM_FIELDS} }} }}"), json!({ "id": id }))
+        .data(
+            &format!("query($id: ID!) {{ comm(id: $id) {{ {COMM_FIELDS} }} }}"),
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(fetched["comm"], created, "get returns what create returned");
 
@@ -63,18 +69,29 @@ async fn create_get_update_delete(app: &TestApp) {
 
     let same = app
         .data(
-            &format!("mutation($id: ID!) {{ updateComm(id: $id, input: {{}}) {{ {COMM_FIELDS} }} }}"),
+            &format!(
+                "mutation($id: ID!) {{ updateComm(id: $id, input: {{}}) {{ {COMM_FIELDS} }} }}"
+            ),
             json!({ "id": id }),
         )
         .await;
-    assert_eq!(same["updateComm"], updated, "an empty update changes nothing");
+    assert_eq!(
+        same["updateComm"], updated,
+        "an empty update changes nothing"
+    );
 
     let deleted = app
-        .data("mutation($id: ID!) { deleteComm(id: $id) }", json!({ "id": id }))
+        .data(
+            "mutation($id: ID!) { deleteComm(id: $id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(deleted["deleteComm"], id);
     let gone = app
-        .data("query($id: ID!) { comm(id: $id) { id } }", json!({ "id": id }))
+        .data(
+            "query($id: ID!) { comm(id: $id) { id } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(gone["comm"], Value::Null);
     assert_eq!(app.count("crm_comms_log").await, 0);
@@ -85,10 +102,15 @@ async fn defaults_on_create(app: &TestApp) {
     let created = app
         .create_comm(json!({ "customerId": "c", "type": "NOTE", "direction": "INTERNAL" }))
         .await;
-    let occurred = chrono::DateTime::parse_from_rfc3339(created["occurredAt"].as_str().unwrap()).unwrap();
-    let created_at = chrono::DateTime::parse_from_rfc3339(created["createdAt"].as_str().unwrap()).unwrap();
+    let occurred =
+        chrono::DateTime::parse_from_rfc3339(created["occurredAt"].as_str().unwrap()).unwrap();
+    let created_at =
+        chrono::DateTime::parse_from_rfc3339(created["createdAt"].as_str().unwrap()).unwrap();
     assert!(occurred >= before - chrono::Duration::seconds(1));
-    assert_eq!(occurred, created_at, "occurredAt defaults to the creation instant");
+    assert_eq!(
+        occurred, created_at,
+        "occurredAt defaults to the creation instant"
+    );
     assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
     assert_eq!(created["attachments"], json!([]));
     assert_eq!(created["subject"], Value::Null);
@@ -97,11 +119,16 @@ async fn defaults_on_create(app: &TestApp) {
 async fn missing_ids(app: &TestApp) {
     let missing = "0190b6a4-0000-7000-8000-000000000000";
     let got = app
-        .data("query($id: ID!) { comm(id: $id) { id } }", json!({ "id": missing }))
+        .data(
+            "query($id: ID!) { comm(id: $id) { id } }",
+            json!({ "id": missing }),
+        )
         .await;
     assert_eq!(got["comm"], Value::Null);
-    app.create_comm(json!({ "customerId": "c", "type": "NOTE", "direction": "INTERNAL", "subject": "keep" }))
-        .await;
+    app.create_comm(
+        json!({ "customerId": "c", "type": "NOTE", "direction": "INTERNAL", "subject": "keep" }),
+    )
+    .await;
     for op in [
         "mutation($id: ID!) { updateComm(id: $id, input: { subject: \"x\" }) { id } }",
         "mutation($id: ID!) { updateComm(id: $id, input: {}) { id } }",
@@ -128,11 +155,17 @@ async fn ordering_ties_and_paging(app: &TestApp) {
     for t in times {
         created.push(app.create_comm(comm("cust", "CALL", "OUTBOUND", t)).await);
     }
-    app.create_comm(comm("other", "CALL", "OUTBOUND", "2026-02-01T00:00:00Z")).await;
+    app.create_comm(comm("other", "CALL", "OUTBOUND", "2026-02-01T00:00:00Z"))
+        .await;
 
     let mut expected: Vec<(String, String)> = created
         .iter()
-        .map(|c| (c["occurredAt"].as_str().unwrap().to_owned(), c["id"].as_str().unwrap().to_owned()))
+        .map(|c| {
+            (
+                c["occurredAt"].as_str().unwrap().to_owned(),
+                c["id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     expected.sort_by(|a, b| b.cmp(a)); // newest first, ties by id descending
     let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
@@ -158,13 +191,23 @@ async fn ordering_ties_and_paging(app: &TestApp) {
 async fn page_bounds(app: &TestApp) {
     for args in ["limit: 0", "limit: 501", "limit: -1", "offset: -1"] {
         let body = app
-            .gql(&format!("{{ comms(customerId: \"c\", {args}) {{ total }} }}"), json!({}))
+            .gql(
+                &format!("{{ comms(customerId: \"c\", {args}) {{ total }} }}"),
+                json!({}),
+            )
             .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{args}: {body}");
-        let field = if args.starts_with("limit") { "limit" } else { "offset" };
+        let field = if args.starts_with("limit") {
+            "limit"
+        } else {
+            "offset"
+        };
         assert_eq!(body["errors"][0]["extensions"]["field"], field);
         let body = app
-            .gql(&format!("{{ media({args}) {{ items {{ id }} }} }}"), json!({}))
+            .gql(
+                &format!("{{ media({args}) {{ items {{ id }} }} }}"),
+                json!({}),
+            )
             .await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{args}: {body}");
     }
@@ -176,22 +219,38 @@ async fn every_filter_combination(app: &TestApp) {
     let mut day = 1;
     for t in types {
         for d in directions {
-            app.create_comm(comm("f", t, d, &format!("2026-03-{day:02}T00:00:00Z"))).await;
+            app.create_comm(comm("f", t, d, &format!("2026-03-{day:02}T00:00:00Z")))
+                .await;
             day += 1;
         }
     }
     // Same channel for someone else must never leak in.
-    app.create_comm(comm("F", "EMAIL", "INBOUND", "2026-04-01T00:00:00Z")).await;
+    app.create_comm(comm("F", "EMAIL", "INBOUND", "2026-04-01T00:00:00Z"))
+        .await;
 
     assert_eq!(list(app, "customerId: \"f\"").await["total"], 18);
-    assert_eq!(list(app, "customerId: \"F\"").await["total"], 1, "customerId is case-sensitive");
+    assert_eq!(
+        list(app, "customerId: \"F\"").await["total"],
+        1,
+        "customerId is case-sensitive"
+    );
     assert_eq!(list(app, "customerId: \"nobody\"").await["total"], 0);
     for t in types {
         let l = list(app, &format!("customerId: \"f\", type: {t}")).await;
         assert_eq!(l["total"], 3);
-        assert!(l["entries"].as_array().unwrap().iter().all(|e| e["type"] == t));
+        assert!(
+            l["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["type"] == t)
+        );
         for d in directions {
-            let l = list(app, &format!("customerId: \"f\", type: {t}, direction: {d}")).await;
+            let l = list(
+                app,
+                &format!("customerId: \"f\", type: {t}, direction: {d}"),
+            )
+            .await;
             assert_eq!(l["total"], 1);
             assert_eq!(l["entries"][0]["type"], t);
             assert_eq!(l["entries"][0]["direction"], d);
@@ -200,7 +259,13 @@ async fn every_filter_combination(app: &TestApp) {
     for d in directions {
         let l = list(app, &format!("customerId: \"f\", direction: {d}")).await;
         assert_eq!(l["total"], 6);
-        assert!(l["entries"].as_array().unwrap().iter().all(|e| e["direction"] == d));
+        assert!(
+            l["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["direction"] == d)
+        );
     }
 }
 
@@ -216,7 +281,10 @@ async fn attachments_round_trip(app: &TestApp) {
         .await;
     assert_eq!(created["attachments"], attachments);
     let fetched = app
-        .data(&format!("query($id: ID!) {{ comm(id: $id) {{ {COMM_FIELDS} }} }}"), json!({ "id": created["id"] }))
+        .data(
+            &format!("query($id: ID!) {{ comm(id: $id) {{ {COMM_FIELDS} }} }}"),
+            json!({ "id": created["id"] }),
+        )
         .await;
     assert_eq!(fetched["comm"], created);
     assert_eq!(fetched["comm"]["subject"], "Ünïcödé 😀 \"q\" %_");
@@ -227,7 +295,9 @@ async fn attachments_round_trip(app: &TestApp) {
     assert_eq!(list(app, "customerId: \"%\"").await["total"], 0);
 
     let empty = app
-        .create_comm(json!({ "customerId": "c", "type": "SMS", "direction": "OUTBOUND", "attachments": [] }))
+        .create_comm(
+            json!({ "customerId": "c", "type": "SMS", "direction": "OUTBOUND", "attachments": [] }),
+        )
         .await;
     assert_eq!(empty["attachments"], json!([]));
     let null = app
@@ -240,24 +310,56 @@ async fn times_normalised_to_utc(app: &TestApp) {
     let cases = [
         ("2026-11-24T05:30:00+05:30", "2026-11-24T00:00:00.000000Z"),
         ("2026-11-23T19:00:00-05:00", "2026-11-24T00:00:00.000000Z"),
-        ("2026-11-24T00:00:00.123456789Z", "2026-11-24T00:00:00.123456Z"),
+        (
+            "2026-11-24T00:00:00.123456789Z",
+            "2026-11-24T00:00:00.123456Z",
+        ),
         ("2026-11-24t00:00:00.5z", "2026-11-24T00:00:00.500000Z"),
     ];
     for (input, output) in cases {
         let c = app.create_comm(comm("t", "NOTE", "INTERNAL", input)).await;
         assert_eq!(c["occurredAt"], output, "{input}");
         let again = app
-            .data("query($id: ID!) { comm(id: $id) { occurredAt } }", json!({ "id": c["id"] }))
+            .data(
+                "query($id: ID!) { comm(id: $id) { occurredAt } }",
+                json!({ "id": c["id"] }),
+            )
             .await;
-        assert_eq!(again["comm"]["occurredAt"], output, "stored and read back: {input}");
+        assert_eq!(
+            again["comm"]["occurredAt"], output,
+            "stored and read back: {input}"
+        );
     }
     // Microseconds survive and order correctly.
-    let a = app.create_comm(comm("us", "NOTE", "INTERNAL", "2026-11-24T00:00:00.000002Z")).await;
-    let b = app.create_comm(comm("us", "NOTE", "INTERNAL", "2026-11-24T00:00:00.000001Z")).await;
+    let a = app
+        .create_comm(comm(
+            "us",
+            "NOTE",
+            "INTERNAL",
+            "2026-11-24T00:00:00.000002Z",
+        ))
+        .await;
+    let b = app
+        .create_comm(comm(
+            "us",
+            "NOTE",
+            "INTERNAL",
+            "2026-11-24T00:00:00.000001Z",
+        ))
+        .await;
     let l = list(app, "customerId: \"us\"").await;
-    assert_eq!(ids(&l), vec![a["id"].as_str().unwrap(), b["id"].as_str().unwrap()]);
+    assert_eq!(
+        ids(&l),
+        vec![a["id"].as_str().unwrap(), b["id"].as_str().unwrap()]
+    );
 
-    for bad in ["2026-11-24", "yesterday", "2026-11-24T00:00:00", "2026-02-30T00:00:00Z", ""] {
+    for bad in [
+        "2026-11-24",
+        "yesterday",
+        "2026-11-24T00:00:00",
+        "2026-02-30T00:00:00Z",
+        "",
+    ] {
         let before = app.count("crm_comms_log").await;
         let body = app
             .gql(
@@ -276,7 +378,9 @@ async fn times_normalised_to_utc(app: &TestApp) {
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "literal {bad}: {body}");
         assert_eq!(app.count("crm_comms_log").await, before);
     }
-    let c = app.create_comm(comm("t", "NOTE", "INTERNAL", "2026-01-01T00:00:00Z")).await;
+    let c = app
+        .create_comm(comm("t", "NOTE", "INTERNAL", "2026-01-01T00:00:00Z"))
+        .await;
     let body = app
         .gql(
             "mutation($id: ID!) { updateComm(id: $id, input: { occurredAt: null }) { id } }",
@@ -293,9 +397,15 @@ async fn times_normalised_to_utc(app: &TestApp) {
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let unchanged = app
-        .data("query($id: ID!) { comm(id: $id) { occurredAt } }", json!({ "id": c["id"] }))
+        .data(
+            "query($id: ID!) { comm(id: $id) { occurredAt } }",
+            json!({ "id": c["id"] }),
+        )
         .await;
-    assert_eq!(unchanged["comm"]["occurredAt"], "2026-01-01T00:00:00.000000Z");
+    assert_eq!(
+        unchanged["comm"]["occurredAt"],
+        "2026-01-01T00:00:00.000000Z"
+    );
 }
 
 async fn wrong_types_fail_validation(app: &TestApp) {
@@ -308,7 +418,11 @@ async fn wrong_types_fail_validation(app: &TestApp) {
         "{ comms(customerId: \"c\") { nope } }",
     ] {
         let body = app.gql(doc, json!({})).await;
-        assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{doc}: {body}");
+        assert_eq!(
+            error_code(&body),
+            "GRAPHQL_VALIDATION_FAILED",
+            "{doc}: {body}"
+        );
     }
     let body = app
         .gql(
@@ -316,7 +430,10 @@ async fn wrong_types_fail_validation(app: &TestApp) {
             json!({ "input": { "customerId": "c", "type": "FAX", "direction": "INBOUND" } }),
         )
         .await;
-    assert!(body["errors"][0]["extensions"]["code"].is_string(), "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["code"].is_string(),
+        "{body}"
+    );
     let body = app.gql("{ comms(", json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_PARSE_FAILED", "{body}");
     assert_eq!(app.count("crm_comms_log").await, 0);
@@ -365,4 +482,19 @@ backend_tests!(
     times_normalised_to_utc,
     wrong_types_fail_validation,
     concurrent_creates,
+    migrations_are_idempotent,
 );
+
+/// Applying migrations again on a live database is a no-op that keeps every row.
+async fn migrations_are_idempotent(app: &TestApp) {
+    app.create_comm(comm("m", "SMS", "INBOUND", "2026-01-01T00:00:00Z"))
+        .await;
+    let config = crm_comms::config::DbConfig::for_url(app.db.url.clone());
+    crm_comms::db::migrate(&config)
+        .await
+        .expect("second migration run");
+    crm_comms::db::migrate(&config)
+        .await
+        .expect("third migration run");
+    assert_eq!(list(app, "customerId: \"m\"").await["total"], 1);
+}

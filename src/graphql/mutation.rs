@@ -19,23 +19,18 @@ fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 impl MutationRoot {
     /// Logs a communication. `occurredAt` defaults to now.
     async fn create_comm(&self, ctx: &Context<'_>, input: CommCreateInput) -> Result<Comm> {
-        Ok(Comm(ctx.data::<Service>()?.create_comm(input.into()).await?))
+        Ok(Comm(
+            ctx.data::<Service>()?.create_comm(input.into()).await?,
+        ))
     }
 
     /// Changes the fields present in `input`; fails with NOT_FOUND if there is no such id.
-    async fn update_comm(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: CommUpdateInput,
-    ) -> Result<Comm> {
+    async fn update_comm(&self, ctx: &Context<'_>, id: ID, input: CommUpdateInput) -> Result<Comm> {
         let occurred_at = match input.occurred_at {
             MaybeUndefined::Null => {
-                return Err(ServiceError::validation(
-                    "occurred_at",
-                    "occurredAt cannot be null",
-                )
-                .into());
+                return Err(
+                    ServiceError::validation("occurred_at", "occurredAt cannot be null").into(),
+                );
             }
             other => patch(other).flatten().map(|t| t.0),
         };
@@ -55,7 +50,9 @@ impl MutationRoot {
 
     /// Records the metadata of a media file.
     async fn create_media(&self, ctx: &Context<'_>, input: MediaCreateInput) -> Result<Media> {
-        Ok(Media(ctx.data::<Service>()?.create_media(input.into()).await?))
+        Ok(Media(
+            ctx.data::<Service>()?.create_media(input.into()).await?,
+        ))
     }
 
     /// Deletes a media record and returns its id; NOT_FOUND if there is no such id.

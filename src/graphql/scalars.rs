@@ -11,15 +11,20 @@ pub struct DateTime(pub chrono::DateTime<Utc>);
 
 /// An instant: RFC 3339 with any offset on input (stored as UTC, microsecond precision);
 /// always UTC on output, e.g. `2026-11-24T00:47:39.123456Z`.
-#[Scalar(name = "DateTime", specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339")]
+#[Scalar(
+    name = "DateTime",
+    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+)]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(text) => time::parse_instant(text, false)
-                .map(DateTime)
-                .ok_or_else(|| {
-                    InputValueError::custom("expected an RFC 3339 date-time with an offset")
-                }),
+            Value::String(text) => {
+                time::parse_instant(text, false)
+                    .map(DateTime)
+                    .ok_or_else(|| {
+                        InputValueError::custom("expected an RFC 3339 date-time with an offset")
+                    })
+            }
             _ => Err(InputValueError::expected_type(value)),
         }
     }

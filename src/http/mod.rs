@@ -46,10 +46,7 @@ pub async fn build(db: &DbConfig) -> anyhow::Result<App> {
 /// All routes and middleware.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/graphql",
-            get(graphql::graphiql).post(graphql::execute),
-        )
+        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
         .route("/healthz", get(healthz))
         .merge(crate::rest::router())
         .with_state(state)
@@ -63,10 +60,12 @@ pub fn router(state: AppState) -> Router {
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
-        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+        .layer(
+            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+            ]),
+        )
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -63,7 +63,10 @@ pub fn nextcloud_path(field: &str, value: &str) -> Result {
         return Err(fail(field, format!("{field} must not contain a backslash")));
     }
     if value.split('/').any(|segment| segment == "..") {
-        return Err(fail(field, format!("{field} must not contain a '..' segment")));
+        return Err(fail(
+            field,
+            format!("{field} must not contain a '..' segment"),
+        ));
     }
     Ok(())
 }
@@ -92,7 +95,10 @@ pub fn attachments(items: &[entity::Attachment]) -> Result {
             &item.filename,
             MAX_SHORT_CHARS,
         )?;
-        nextcloud_path(&format!("attachments[{i}].nextcloud_path"), &item.nextcloud_path)?;
+        nextcloud_path(
+            &format!("attachments[{i}].nextcloud_path"),
+            &item.nextcloud_path,
+        )?;
     }
     Ok(())
 }
@@ -128,7 +134,10 @@ pub fn mime_type(value: &str) -> Result {
 /// Page bounds: `limit` in 1..=500, `offset` ≥ 0.
 pub fn page(limit: i64, offset: i64) -> Result {
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(fail("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(fail(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     if offset < 0 {
         return Err(fail("offset", "offset must not be negative"));
@@ -154,10 +163,23 @@ mod tests {
 
     #[test]
     fn mime_types() {
-        for ok in ["image/jpeg", "application/vnd.ms-excel", "text/plain", "image/svg+xml"] {
+        for ok in [
+            "image/jpeg",
+            "application/vnd.ms-excel",
+            "text/plain",
+            "image/svg+xml",
+        ] {
             assert!(mime_type(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "image", "image/", "/jpeg", "image/jpeg/x", "text/plain; charset=utf-8", "a b/c"] {
+        for bad in [
+            "",
+            "image",
+            "image/",
+            "/jpeg",
+            "image/jpeg/x",
+            "text/plain; charset=utf-8",
+            "a b/c",
+        ] {
             assert!(mime_type(bad).is_err(), "{bad}");
         }
     }

@@ -34,7 +34,9 @@ fn newest_first<E: EntityTrait>(
 fn comm_query(filter: &CommFilter) -> Select<comm::Entity> {
     comm::Entity::find()
         .filter(comm::Column::CustomerId.eq(filter.customer_id.as_str()))
-        .apply_if(filter.comm_type, |q, t| q.filter(comm::Column::CommType.eq(t)))
+        .apply_if(filter.comm_type, |q, t| {
+            q.filter(comm::Column::CommType.eq(t))
+        })
         .apply_if(filter.direction, |q, d| {
             q.filter(comm::Column::Direction.eq(d))
         })

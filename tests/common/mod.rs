@@ -253,7 +253,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = crate::common::TestApp::spawn(crate::common::Backend::Sqlite)
+                    let app = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite)
                         .await
                         .expect("SQLite always runs");
                     super::$name(&app).await;
@@ -265,7 +265,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(app) = crate::common::TestApp::spawn(crate::common::Backend::Postgres).await {
+                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await {
                         super::$name(&app).await;
                         app.stop().await;
                     }
@@ -276,7 +276,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(app) = crate::common::TestApp::spawn(crate::common::Backend::Mysql).await {
+                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Mysql).await {
                         super::$name(&app).await;
                         app.stop().await;
                     }

@@ -67,6 +67,16 @@ async fn create_get_update_delete(app: &TestApp) {
     assert_eq!(updated["createdAt"], created["createdAt"]);
     assert_eq!(updated["attachments"], created["attachments"]);
 
+    // Setting a field to the value it already has still finds the row (MySQL reports such
+    // an UPDATE as "0 rows changed" unless asked for found rows).
+    let unchanged = app
+        .data(
+            "mutation($id: ID!) { updateComm(id: $id, input: { subject: \"Quote\" }) { subject } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(unchanged["updateComm"]["subject"], "Quote");
+
     let same = app
         .data(
             &format!(

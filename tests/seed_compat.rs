@@ -88,6 +88,34 @@ async fn seed_database_is_served_as_it_is() {
             "createdAt": out(&text(&row, "created_at").unwrap()),
         });
         assert_eq!(got, expected);
+        // The same row through REST, in the seed's shape.
+        let rest: Value = app
+            .client
+            .get(app.url(&format!("/api/crm/comms/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let raw_attachments: Value =
+            serde_json::from_str(&text(&row, "attachments").unwrap()).unwrap();
+        assert_eq!(
+            rest,
+            json!({
+                "id": id,
+                "customer_id": text(&row, "customer_id"),
+                "type": text(&row, "type"),
+                "direction": text(&row, "direction"),
+                "subject": text(&row, "subject"),
+                "body": text(&row, "body"),
+                "attachments": raw_attachments,
+                "ext_message_id": text(&row, "ext_message_id"),
+                "logged_by": text(&row, "logged_by"),
+                "occurred_at": out(&text(&row, "occurred_at").unwrap()),
+                "created_at": out(&text(&row, "created_at").unwrap()),
+            })
+        );
     }
 
     // Every media row.
@@ -114,6 +142,39 @@ async fn seed_database_is_served_as_it_is() {
             "createdAt": out(&text(&row, "created_at").unwrap()),
         });
         assert_eq!(got, expected);
+    }
+    let rest_media: Value = app
+        .client
+        .get(app.url("/api/crm/media/?limit=500"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest_media["total"], 20);
+    for item in rest_media["items"].as_array().unwrap() {
+        let row = &rows(
+            &app,
+            &format!(
+                "SELECT * FROM crm_media WHERE id = '{}'",
+                item["id"].as_str().unwrap()
+            ),
+        )
+        .await[0];
+        assert_eq!(
+            item["nextcloud_path"].as_str(),
+            text(row, "nextcloud_path").as_deref()
+        );
+        assert_eq!(
+            item["tags"],
+            serde_json::from_str::<Value>(&text(row, "tags").unwrap()).unwrap()
+        );
+        assert_eq!(item["created_at"], out(&text(row, "created_at").unwrap()));
+        assert_eq!(
+            item["direction"].as_str(),
+            text(row, "direction").as_deref()
+        );
     }
 
     // Each customer's timeline is in instant order although the texts mix `Z`, `+02:00`, …
@@ -152,6 +213,23 @@ async fn seed_database_is_served_as_it_is() {
             .collect();
         let want: Vec<&str> = expected.iter().map(|(_, id)| id.as_str()).collect();
         assert_eq!(got, want, "timeline of {customer}");
+        let rest: Value = app
+            .client
+            .get(app.url(&format!("/api/crm/comms/?customer_id={customer}&limit=500")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rest_ids: Vec<&str> = rest["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(rest_ids, want, "REST timeline of {customer}");
+        assert_eq!(rest["total"], expected.len());
         assert_eq!(listed["total"], expected.len());
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommType {
     #[sea_orm(string_value = "email")]
     Email,
@@ -30,6 +31,7 @@ pub enum CommType {
 )]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CommDirection {
     #[sea_orm(string_value = "inbound")]
     Inbound,
@@ -45,6 +47,7 @@ pub enum CommDirection {
 )]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MediaDirection {
     #[sea_orm(string_value = "received")]
     Received,

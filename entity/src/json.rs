@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A file attached to a communication; the file itself lives in Nextcloud.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     pub filename: String,
     pub nextcloud_path: String,

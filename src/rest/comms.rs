@@ -1,0 +1,126 @@
+//! `/api/crm/comms`.
+
+use super::ApiError;
+use super::error::{DetailOut, ValidationErrorOut};
+use super::extract::{JsonBody, QueryParams};
+use super::types::{CommCreateBody, CommListOut, CommOut, CommUpdateBody};
+use crate::http::AppState;
+use crate::service::{CommFilter, Page};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+
+/// List a customer's comms, newest first. `total` counts every match (not just the page).
+#[utoipa::path(
+    get,
+    path = "/api/crm/comms/",
+    params(
+        ("customer_id" = String, Query, description = "Required."),
+        ("type" = Option<entity::CommType>, Query),
+        ("direction" = Option<entity::CommDirection>, Query),
+        ("limit" = Option<i64>, Query, description = "1..=500, default 100"),
+        ("offset" = Option<i64>, Query, description = "≥ 0, default 0"),
+    ),
+    responses(
+        (status = 200, body = CommListOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<CommListOut>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref())?;
+    let filter = CommFilter {
+        customer_id: q.required("customer_id")?,
+        comm_type: q.enumerated("type")?,
+        direction: q.enumerated("direction")?,
+    };
+    let page = Page {
+        limit: q.integer("limit", 100)?,
+        offset: q.integer("offset", 0)?,
+    };
+    let service = &state.service;
+    let query_err = |e| ApiError::from_service(e, "query");
+    let entries = service.list_comms(&filter, page).await.map_err(query_err)?;
+    let total = service.count_comms(&filter).await.map_err(query_err)?;
+    Ok(Json(CommListOut {
+        entries: entries.into_iter().map(Into::into).collect(),
+        total,
+    }))
+}
+
+/// One comm.
+#[utoipa::path(
+    get,
+    path = "/api/crm/comms/{id}",
+    params(("id" = String, Path)),
+    responses((status = 200, body = CommOut), (status = 404, body = DetailOut))
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CommOut>, ApiError> {
+    state
+        .service
+        .get_comm(&id)
+        .await?
+        .map(|row| Json(row.into()))
+        .ok_or(ApiError::from(crate::ServiceError::NotFound("Comm")))
+}
+
+/// Log a comm. `occurred_at` defaults to now, `attachments` to `[]`.
+#[utoipa::path(
+    post,
+    path = "/api/crm/comms/",
+    request_body = CommCreateBody,
+    responses(
+        (status = 201, body = CommOut),
+        (status = 415, body = DetailOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<CommCreateBody>,
+) -> Result<(StatusCode, Json<CommOut>), ApiError> {
+    let row = state.service.create_comm(body.into_service()?).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Change `subject`, `body` and/or `occurred_at`; returns the whole updated comm.
+#[utoipa::path(
+    put,
+    path = "/api/crm/comms/{id}",
+    params(("id" = String, Path)),
+    request_body = CommUpdateBody,
+    responses(
+        (status = 200, body = CommOut),
+        (status = 404, body = DetailOut),
+        (status = 415, body = DetailOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CommUpdateBody>,
+) -> Result<Json<CommOut>, ApiError> {
+    let row = state.service.update_comm(&id, body.into_service()?).await?;
+    Ok(Json(row.into()))
+}
+
+/// Delete a comm.
+#[utoipa::path(
+    delete,
+    path = "/api/crm/comms/{id}",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = DetailOut))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.delete_comm(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,85 @@
+//! `/api/crm/media`.
+
+use super::ApiError;
+use super::error::{DetailOut, ValidationErrorOut};
+use super::extract::{JsonBody, QueryParams};
+use super::types::{MediaCreateBody, MediaListOut, MediaOut};
+use crate::http::AppState;
+use crate::service::{MediaFilter, Page};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+
+/// List media, newest first; filters are AND-ed, none lists all. `total` counts every match.
+#[utoipa::path(
+    get,
+    path = "/api/crm/media/",
+    params(
+        ("customer_id" = Option<String>, Query),
+        ("order_id" = Option<String>, Query),
+        ("direction" = Option<entity::MediaDirection>, Query),
+        ("limit" = Option<i64>, Query, description = "1..=500, default 100"),
+        ("offset" = Option<i64>, Query, description = "≥ 0, default 0"),
+    ),
+    responses(
+        (status = 200, body = MediaListOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<MediaListOut>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref())?;
+    let filter = MediaFilter {
+        customer_id: q.get("customer_id").map(str::to_owned),
+        order_id: q.get("order_id").map(str::to_owned),
+        direction: q.enumerated("direction")?,
+    };
+    let page = Page {
+        limit: q.integer("limit", 100)?,
+        offset: q.integer("offset", 0)?,
+    };
+    let service = &state.service;
+    let query_err = |e| ApiError::from_service(e, "query");
+    let items = service.list_media(&filter, page).await.map_err(query_err)?;
+    let total = service.count_media(&filter).await.map_err(query_err)?;
+    Ok(Json(MediaListOut {
+        items: items.into_iter().map(Into::into).collect(),
+        total,
+    }))
+}
+
+/// Record a media file's metadata (no upload: the file lives in Nextcloud).
+#[utoipa::path(
+    post,
+    path = "/api/crm/media/",
+    request_body = MediaCreateBody,
+    responses(
+        (status = 201, body = MediaOut),
+        (status = 415, body = DetailOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<MediaCreateBody>,
+) -> Result<(StatusCode, Json<MediaOut>), ApiError> {
+    let row = state.service.create_media(body.into()).await?;
+    Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Delete a media record.
+#[utoipa::path(
+    delete,
+    path = "/api/crm/media/{id}",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = DetailOut))
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.service.delete_media(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

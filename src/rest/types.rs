@@ -1,0 +1,220 @@
+//! REST request and response bodies: the seed's Pydantic models, snake_case.
+
+use super::ApiError;
+use crate::service::{self, time};
+use entity::{Attachment, CommDirection, CommType, MediaDirection, comm, media};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+/// `CommInDB`.
+#[derive(Serialize, ToSchema)]
+pub struct CommOut {
+    pub id: String,
+    pub customer_id: String,
+    #[serde(rename = "type")]
+    pub comm_type: CommType,
+    pub direction: CommDirection,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub ext_message_id: Option<String>,
+    pub logged_by: Option<String>,
+    /// ISO-8601, UTC.
+    pub occurred_at: String,
+    /// ISO-8601, UTC.
+    pub created_at: String,
+}
+
+impl From<comm::Model> for CommOut {
+    fn from(row: comm::Model) -> Self {
+        Self {
+            id: row.id,
+            customer_id: row.customer_id,
+            comm_type: row.comm_type,
+            direction: row.direction,
+            subject: row.subject,
+            body: row.body,
+            attachments: row.attachments.map(|a| a.0).unwrap_or_default(),
+            ext_message_id: row.ext_message_id,
+            logged_by: row.logged_by,
+            occurred_at: time::output_text(row.occurred_at),
+            created_at: time::output_text(row.created_at),
+        }
+    }
+}
+
+/// `CommListResponse`: `total` counts every match, not just this page.
+#[derive(Serialize, ToSchema)]
+pub struct CommListOut {
+    pub entries: Vec<CommOut>,
+    pub total: u64,
+}
+
+/// `CommCreate`.
+#[derive(Deserialize, ToSchema)]
+pub struct CommCreateBody {
+    pub customer_id: String,
+    #[serde(rename = "type")]
+    pub comm_type: CommType,
+    pub direction: CommDirection,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub attachments: Option<Vec<Attachment>>,
+    #[serde(default)]
+    pub ext_message_id: Option<String>,
+    #[serde(default)]
+    pub logged_by: Option<String>,
+    /// ISO-8601; any offset, or none (UTC). Defaults to now.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+}
+
+/// Parses an ISO-8601 time field of a body, answering 422 at `body.<field>`.
+fn parse_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    time::parse_instant(text, true).ok_or_else(|| {
+        ApiError::invalid(
+            vec!["body".into(), field.into()],
+            "Input should be a valid ISO-8601 datetime",
+            "datetime_parsing",
+        )
+    })
+}
+
+impl CommCreateBody {
+    pub fn into_service(self) -> Result<service::NewComm, ApiError> {
+        Ok(service::NewComm {
+            customer_id: self.customer_id,
+            comm_type: self.comm_type,
+            direction: self.direction,
+            subject: self.subject,
+            body: self.body,
+            attachments: self.attachments.unwrap_or_default(),
+            ext_message_id: self.ext_message_id,
+            logged_by: self.logged_by,
+            occurred_at: self
+                .occurred_at
+                .map(|t| parse_time("occurred_at", &t))
+                .transpose()?,
+        })
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// `CommUpdate`: absent fields are left alone; `null` clears `subject`/`body`.
+#[derive(Deserialize, ToSchema)]
+pub struct CommUpdateBody {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub subject: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub body: Option<Option<String>>,
+    /// ISO-8601; cannot be null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub occurred_at: Option<Option<String>>,
+}
+
+impl CommUpdateBody {
+    pub fn into_service(self) -> Result<service::CommPatch, ApiError> {
+        let occurred_at = match self.occurred_at {
+            None => None,
+            Some(None) => {
+                return Err(ApiError::invalid(
+                    vec!["body".into(), "occurred_at".into()],
+                    "occurred_at cannot be null",
+                    "value_error",
+                ));
+            }
+            Some(Some(text)) => Some(parse_time("occurred_at", &text)?),
+        };
+        Ok(service::CommPatch {
+            subject: self.subject,
+            body: self.body,
+            occurred_at,
+        })
+    }
+}
+
+/// `MediaInDB`.
+#[derive(Serialize, ToSchema)]
+pub struct MediaOut {
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+    pub filename: String,
+    pub nextcloud_path: String,
+    pub mime_type: Option<String>,
+    pub direction: Option<MediaDirection>,
+    pub tags: Vec<String>,
+    pub uploaded_by: Option<String>,
+    /// ISO-8601, UTC.
+    pub created_at: String,
+}
+
+impl From<media::Model> for MediaOut {
+    fn from(row: media::Model) -> Self {
+        Self {
+            id: row.id,
+            customer_id: row.customer_id,
+            order_id: row.order_id,
+            filename: row.filename,
+            nextcloud_path: row.nextcloud_path,
+            mime_type: row.mime_type,
+            direction: row.direction,
+            tags: row.tags.map(|t| t.0).unwrap_or_default(),
+            uploaded_by: row.uploaded_by,
+            created_at: time::output_text(row.created_at),
+        }
+    }
+}
+
+/// `MediaListResponse`: `total` counts every match, not just this page.
+#[derive(Serialize, ToSchema)]
+pub struct MediaListOut {
+    pub items: Vec<MediaOut>,
+    pub total: u64,
+}
+
+/// `MediaCreate`.
+#[derive(Deserialize, ToSchema)]
+pub struct MediaCreateBody {
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+    pub filename: String,
+    pub nextcloud_path: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub direction: Option<MediaDirection>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub uploaded_by: Option<String>,
+}
+
+impl From<MediaCreateBody> for service::NewMedia {
+    fn from(body: MediaCreateBody) -> Self {
+        Self {
+            customer_id: body.customer_id,
+            order_id: body.order_id,
+            filename: body.filename,
+            nextcloud_path: body.nextcloud_path,
+            mime_type: body.mime_type,
+            direction: body.direction,
+            tags: body.tags.unwrap_or_default(),
+            uploaded_by: body.uploaded_by,
+        }
+    }
+}

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 export CRM_TEST_POSTGRES_URL="${CRM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export CRM_TEST_MYSQL_URL="${CRM_TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
+export CRM_TEST_REQUIRE_ALL=1
 
 wait_for() { # name, probe command...
   local name=$1; shift

@@ -30,7 +30,32 @@ pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbE
     });
     if let Some(timeout) = cfg.statement_timeout() {
         let ms = timeout.as_millis().to_string();
-        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", ms.clone())]));
+        let pg_ms = ms.clone();
+        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", pg_ms.clone())]));
+        // MySQL/MariaDB: `max_execution_time` bounds SELECTs (MySQL); MariaDB calls it
+        // `max_statement_time`, in seconds. Set whichever the server knows.
+        opts.map_sqlx_mysql_pool_opts(move |o| {
+            let ms = ms.clone();
+            o.after_connect(move |conn, _meta| {
+                let ms = ms.clone();
+                Box::pin(async move {
+                    use sea_orm::sqlx::{AssertSqlSafe, Executor, SqlSafeStr};
+                    let mariadb = format!(
+                        "SET SESSION max_statement_time = {}",
+                        ms.parse::<f64>().unwrap_or(0.0) / 1000.0
+                    );
+                    if conn
+                        .execute(AssertSqlSafe(mariadb).into_sql_str())
+                        .await
+                        .is_err()
+                    {
+                        let mysql = format!("SET SESSION max_execution_time = {ms}");
+                        conn.execute(AssertSqlSafe(mysql).into_sql_str()).await?;
+                    }
+                    Ok(())
+                })
+            })
+        });
     }
     Database::connect(opts).await
 }

@@ -53,6 +53,10 @@ impl TestDb {
             }
             Some(var) => {
                 let Ok(admin_url) = std::env::var(var) else {
+                    // scripts/test.sh (and so CI) requires every backend: no silent pass.
+                    if std::env::var_os("CRM_TEST_REQUIRE_ALL").is_some() {
+                        panic!("{var} is not set but CRM_TEST_REQUIRE_ALL is");
+                    }
                     eprintln!("SKIPPED: {var} is not set; this {backend:?} test did not run");
                     return None;
                 };

@@ -12,7 +12,6 @@ use std::time::Duration;
 struct Replica {
     child: Child,
     base: String,
-    log: std::path::PathBuf,
 }
 
 impl Drop for Replica {

@@ -45,7 +45,6 @@ fn start(url: &str, dir: &std::path::Path, n: usize) -> Replica {
     Replica {
         child,
         base: format!("http://127.0.0.1:{port}"),
-        log,
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Cli {
     pub server: ServerConfig,
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +44,105 @@ pub struct ServerConfig {
         global = true
     )]
     pub bind: SocketAddr,
+    /// Largest request body in bytes (larger, also chunked, answers 413).
+    #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(
+        long,
+        env = "CRM_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+    /// Requests served at once; more are shed at once with 503.
+    #[arg(
+        long,
+        env = "CRM_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 512,
+        global = true
+    )]
+    pub max_concurrent_requests: usize,
+    /// Origins allowed by CORS (comma-separated); none: CORS off.
+    #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// GraphQL introspection: `auto` is on for a loopback bind, off otherwise.
+    #[arg(long, env = "CRM_INTROSPECTION", value_enum, default_value_t = Toggle::Auto, global = true)]
+    pub introspection: Toggle,
+}
+
+impl ServerConfig {
+    /// Defaults, bound to `127.0.0.1:0`.
+    pub fn local() -> Self {
+        Self {
+            bind: "127.0.0.1:0".parse().expect("valid address"),
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+            max_concurrent_requests: 512,
+            cors_origins: Vec::new(),
+            introspection: Toggle::Auto,
+        }
+    }
+
+    pub fn introspection_enabled(&self) -> bool {
+        match self.introspection {
+            Toggle::On => true,
+            Toggle::Off => false,
+            Toggle::Auto => self.bind.ip().is_loopback(),
+        }
+    }
+}
+
+/// On, off, or decided by the bind address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    Auto,
+    On,
+    Off,
+}
+
+/// Who may call the API. With nothing configured on a loopback bind, auth is off (with a
+/// warning); binding anything else requires credentials.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuthConfig {
+    /// Static API tokens, comma-separated `name:scope:sha256hex` (scope `read` or `write`;
+    /// the hash is of the token, e.g. `printf %s "$TOKEN" | sha256sum`).
+    #[arg(long, env = "CRM_API_TOKENS", value_delimiter = ',', global = true)]
+    pub api_tokens: Vec<String>,
+    /// Turn authentication off. Refused unless the bind address is loopback.
+    #[arg(long, env = "CRM_AUTH_DISABLED", global = true)]
+    pub auth_disabled: bool,
+    /// Accept HS256 JWTs signed with this shared secret (at least 32 bytes).
+    #[arg(
+        long,
+        env = "CRM_JWT_HS256_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_hs256_secret: Option<String>,
+    /// Accept RS256 JWTs verified with this PEM public key file.
+    #[arg(long, env = "CRM_JWT_RS256_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+    /// Accept RS256 JWTs verified with the key of this JWKS file matching the token's `kid`.
+    #[arg(long, env = "CRM_JWT_JWKS_FILE", global = true)]
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// Required `iss` of JWTs.
+    #[arg(long, env = "CRM_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of JWTs.
+    #[arg(long, env = "CRM_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Clock leeway in seconds for `exp`/`nbf`.
+    #[arg(long, env = "CRM_JWT_LEEWAY_SECS", default_value_t = 30, global = true)]
+    pub jwt_leeway_secs: u64,
+    /// JWT claim holding the scope (`read`/`write`, or a space-separated list containing one).
+    #[arg(
+        long,
+        env = "CRM_JWT_SCOPE_CLAIM",
+        default_value = "scope",
+        global = true
+    )]
+    pub jwt_scope_claim: String,
 }
 
 /// Which fsync discipline SQLite uses (`PRAGMA synchronous`).
@@ -121,5 +222,28 @@ impl DbConfig {
 
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+/// Everything the server needs.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub server: ServerConfig,
+    pub db: DbConfig,
+    pub auth: AuthConfig,
+}
+
+impl AppConfig {
+    /// Local defaults (loopback bind, auth off) over `url`.
+    pub fn for_url(url: impl Into<String>) -> Self {
+        Self {
+            server: ServerConfig::local(),
+            db: DbConfig::for_url(url),
+            auth: AuthConfig {
+                jwt_leeway_secs: 30,
+                jwt_scope_claim: "scope".into(),
+                ..Default::default()
+            },
+        }
     }
 }

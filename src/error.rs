@@ -14,6 +14,10 @@ pub enum ServiceError {
     Validation { field: String, message: String },
     /// The addressed record does not exist (`"Comm"`, `"Media"`).
     NotFound(&'static str),
+    /// No valid credential was presented.
+    Unauthenticated(String),
+    /// The credential's scope does not allow this operation.
+    Forbidden,
     /// The database could not be reached in time (pool exhausted, server down, disk full).
     Unavailable,
     /// Anything else; the detail has already been logged.
@@ -33,6 +37,8 @@ impl ServiceError {
         match self {
             Self::Validation { message, .. } => message.clone(),
             Self::NotFound(entity) => format!("{entity} not found"),
+            Self::Unauthenticated(why) => why.clone(),
+            Self::Forbidden => "this credential may only read".into(),
             Self::Unavailable => "the database is temporarily unavailable, try again".into(),
             Self::Internal => "internal server error".into(),
         }
@@ -43,6 +49,8 @@ impl ServiceError {
         match self {
             Self::Validation { .. } => "BAD_USER_INPUT",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
             Self::Unavailable => "SERVICE_UNAVAILABLE",
             Self::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -53,6 +61,8 @@ impl ServiceError {
         match self {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

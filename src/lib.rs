@@ -5,6 +5,7 @@
 //! [`rest`] (thin adapters) → [`service`] (rules and validation) → [`store`] (SQL through
 //! SeaORM, with a group-committing writer) → the `entity` and `migration` crates.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;

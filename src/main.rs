@@ -24,8 +24,13 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Serve => {
-            let app = crm_comms::http::build(&cli.db).await?;
-            let listener = tokio::net::TcpListener::bind(cli.server.bind).await?;
+            let config = crm_comms::config::AppConfig {
+                server: cli.server,
+                db: cli.db,
+                auth: cli.auth,
+            };
+            let app = crm_comms::http::build(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
             tracing::info!(address = %listener.local_addr()?, "crm-comms listening; GraphiQL at /graphql");
             crm_comms::http::serve(listener, app, crm_comms::http::shutdown_signal()).await?;
             tracing::info!("stopped");

@@ -10,6 +10,7 @@ pub struct QueryRoot;
 impl QueryRoot {
     /// A customer's communications, newest first by `occurredAt` (ties by `id`), optionally
     /// filtered by type and direction. `limit` 1..=500, `offset` ≥ 0.
+    #[graphql(complexity = "(limit.clamp(1, 500) as usize) * child_complexity + 1")]
     async fn comms(
         &self,
         ctx: &Context<'_>,
@@ -41,6 +42,7 @@ impl QueryRoot {
 
     /// Media, newest first by `createdAt` (ties by `id`); filters are AND-ed and with none
     /// all media are listed. `limit` 1..=500, `offset` ≥ 0.
+    #[graphql(complexity = "(limit.clamp(1, 500) as usize) * child_complexity + 1")]
     async fn media(
         &self,
         ctx: &Context<'_>,

@@ -1,26 +1,119 @@
-//! `POST /graphql` executes one operation; `GET /graphql` serves GraphiQL.
+//! `/graphql`: `POST` executes one operation sent as `application/json`; `GET` with `?query=`
+//! executes a query (never a mutation); `GET` without one serves GraphiQL.
 
-use super::AppState;
+use super::{AppState, Caller};
+use crate::graphql::cost;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensions, ServerError};
 use axum::Json;
-use axum::extract::State;
-use axum::response::{Html, IntoResponse};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 
-/// Executes a single GraphQL operation sent as `application/json`.
-pub async fn execute(
-    State(state): State<AppState>,
-    Json(request): Json<async_graphql::Request>,
-) -> impl IntoResponse {
-    let mut response = state.schema.execute(request).await;
-    crate::graphql::tag_error_codes(&mut response);
-    Json(response)
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
 }
 
-/// The GraphiQL explorer.
-pub async fn graphiql() -> impl IntoResponse {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("crm-comms")
-            .finish(),
-    )
+/// `POST /graphql`.
+pub async fn post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json")
+                || mime.eq_ignore_ascii_case("application/graphql-response+json")
+        });
+    if !is_json {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        );
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "the body is not valid JSON"),
+    };
+    if value.is_array() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "batched operations are not supported: send one operation per request",
+        );
+    }
+    match serde_json::from_value::<async_graphql::Request>(value) {
+        Ok(request) => execute(&state, request, caller).await,
+        Err(_) => refuse(
+            StatusCode::BAD_REQUEST,
+            "the body must be a GraphQL request: {\"query\": ..., \"variables\": ...}",
+        ),
+    }
+}
+
+/// `GET /graphql`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(raw) = raw.filter(|q| q.split('&').any(|kv| kv.starts_with("query="))) else {
+        return Html(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("crm-comms")
+                .finish(),
+        )
+        .into_response();
+    };
+    let mut request = match async_graphql::http::parse_query_string(&raw) {
+        Ok(request) => request,
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "malformed GraphQL GET request"),
+    };
+    if let Ok(doc) = request.parsed_query()
+        && doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Mutation)
+    {
+        let mut response = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, request, caller).await
+}
+
+async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    caller: Caller,
+) -> Response {
+    // Refuse fragment bombs before async-graphql's validation walks them.
+    if let Ok(doc) = request.parsed_query()
+        && let Err(err) = cost::check(doc)
+    {
+        let error = ServerError::new(err.message(), None);
+        let mut response = async_graphql::Response::from_errors(vec![error]);
+        response.errors[0].extensions = async_graphql::Error::new("")
+            .extend_with(|_, e| e.set("code", "GRAPHQL_VALIDATION_FAILED"))
+            .extensions;
+        return Json(response).into_response();
+    }
+    if let Some(principal) = caller.0 {
+        request = request.data(principal);
+    }
+    let mut response = state.schema.execute(request).await;
+    crate::graphql::tag_error_codes(&mut response);
+    Json(response).into_response()
 }

@@ -1,23 +1,28 @@
 //! HTTP: the axum router (GraphQL, REST, health), middleware, and graceful serving.
 
+mod auth;
 mod graphql;
+mod layers;
 
-use crate::config::DbConfig;
+use crate::auth::Authenticator;
+use crate::config::AppConfig;
 use crate::service::Service;
 use crate::store::Store;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::routing::get;
+use std::sync::Arc;
 use std::time::Duration;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+
+pub use auth::Caller;
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub service: Service,
     pub schema: crate::graphql::CrmSchema,
+    pub auth: Arc<Authenticator>,
 }
 
 /// A running application's parts: the router and the writer task to drain at shutdown.
@@ -27,45 +32,41 @@ pub struct App {
     pub writer_task: tokio::task::JoinHandle<()>,
 }
 
-/// Applies migrations, connects, and builds the router.
-pub async fn build(db: &DbConfig) -> anyhow::Result<App> {
-    crate::db::migrate(db).await?;
-    let (store, writer_task) = crate::db::open_store(db).await?;
+/// Checks the configuration, applies migrations, connects, and builds the router.
+pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
+    let auth = Authenticator::from_config(&config.auth, config.server.bind)?;
+    crate::db::migrate(&config.db).await?;
+    let (store, writer_task) = crate::db::open_store(&config.db).await?;
     let service = Service::new(store.clone());
     let state = AppState {
-        schema: crate::graphql::build_schema(service.clone()),
+        schema: crate::graphql::build_schema(
+            service.clone(),
+            config.server.introspection_enabled(),
+        ),
         service,
+        auth: Arc::new(auth),
     };
     Ok(App {
-        router: router(state),
+        router: router(state, config),
         store,
         writer_task,
     })
 }
 
 /// All routes and middleware.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::execute))
-        .route("/healthz", get(healthz))
+pub fn router(state: AppState, config: &AppConfig) -> Router {
+    let api = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .merge(crate::rest::router())
-        .with_state(state)
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_request(())
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                ),
-        )
-        .layer(
-            tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-                header::AUTHORIZATION,
-                header::COOKIE,
-            ]),
-        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let app = Router::new()
+        .merge(api)
+        .route("/healthz", get(healthz))
+        .with_state(state);
+    layers::apply(app, &config.server)
 }
 
 /// 200 when the database answers, 503 otherwise.

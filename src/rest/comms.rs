@@ -4,7 +4,7 @@ use super::ApiError;
 use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{CommCreateBody, CommListOut, CommOut, CommUpdateBody};
-use crate::http::AppState;
+use crate::http::{AppState, Caller};
 use crate::service::{CommFilter, Page};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -21,7 +21,7 @@ use axum::http::StatusCode;
         ("limit" = Option<i64>, Query, description = "1..=500, default 100"),
         ("offset" = Option<i64>, Query, description = "≥ 0, default 0"),
     ),
-    responses(
+    responses((status = 401, description = "No valid credential", body = DetailOut), 
         (status = 200, body = CommListOut),
         (status = 422, body = ValidationErrorOut),
     )
@@ -55,7 +55,7 @@ pub async fn list(
     get,
     path = "/api/crm/comms/{id}",
     params(("id" = String, Path)),
-    responses((status = 200, body = CommOut), (status = 404, body = DetailOut))
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 200, body = CommOut), (status = 404, body = DetailOut))
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -74,7 +74,7 @@ pub async fn get_one(
     post,
     path = "/api/crm/comms/",
     request_body = CommCreateBody,
-    responses(
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut), 
         (status = 201, body = CommOut),
         (status = 415, body = DetailOut),
         (status = 422, body = ValidationErrorOut),
@@ -82,9 +82,14 @@ pub async fn get_one(
 )]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<CommCreateBody>,
 ) -> Result<(StatusCode, Json<CommOut>), ApiError> {
-    let row = state.service.create_comm(body.into_service()?).await?;
+    caller.require_write()?;
+    let row = state
+        .service
+        .create_comm(body.into_service()?, caller.name())
+        .await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -94,7 +99,7 @@ pub async fn create(
     path = "/api/crm/comms/{id}",
     params(("id" = String, Path)),
     request_body = CommUpdateBody,
-    responses(
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut), 
         (status = 200, body = CommOut),
         (status = 404, body = DetailOut),
         (status = 415, body = DetailOut),
@@ -103,9 +108,11 @@ pub async fn create(
 )]
 pub async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CommUpdateBody>,
 ) -> Result<Json<CommOut>, ApiError> {
+    caller.require_write()?;
     let row = state.service.update_comm(&id, body.into_service()?).await?;
     Ok(Json(row.into()))
 }
@@ -115,12 +122,14 @@ pub async fn update(
     delete,
     path = "/api/crm/comms/{id}",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = DetailOut))
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut), (status = 204), (status = 404, body = DetailOut))
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_write()?;
     state.service.delete_comm(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@ use super::ApiError;
 use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{MediaCreateBody, MediaListOut, MediaOut};
-use crate::http::AppState;
+use crate::http::{AppState, Caller};
 use crate::service::{MediaFilter, Page};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -21,7 +21,7 @@ use axum::http::StatusCode;
         ("limit" = Option<i64>, Query, description = "1..=500, default 100"),
         ("offset" = Option<i64>, Query, description = "≥ 0, default 0"),
     ),
-    responses(
+    responses((status = 401, description = "No valid credential", body = DetailOut), 
         (status = 200, body = MediaListOut),
         (status = 422, body = ValidationErrorOut),
     )
@@ -55,7 +55,7 @@ pub async fn list(
     post,
     path = "/api/crm/media/",
     request_body = MediaCreateBody,
-    responses(
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut), 
         (status = 201, body = MediaOut),
         (status = 415, body = DetailOut),
         (status = 422, body = ValidationErrorOut),
@@ -63,9 +63,14 @@ pub async fn list(
 )]
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<MediaCreateBody>,
 ) -> Result<(StatusCode, Json<MediaOut>), ApiError> {
-    let row = state.service.create_media(body.into()).await?;
+    caller.require_write()?;
+    let row = state
+        .service
+        .create_media(body.into(), caller.name())
+        .await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
@@ -74,12 +79,14 @@ pub async fn create(
     delete,
     path = "/api/crm/media/{id}",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = DetailOut))
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut), (status = 204), (status = 404, body = DetailOut))
 )]
 pub async fn delete(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_write()?;
     state.service.delete_media(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

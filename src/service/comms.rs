@@ -78,7 +78,8 @@ impl Service {
         Ok(self.store().get_comm(id).await?)
     }
 
-    pub async fn create_comm(&self, input: NewComm) -> Result<comm::Model> {
+    /// Logs `input`; `actor` (the caller) fills `logged_by` when the input leaves it out.
+    pub async fn create_comm(&self, input: NewComm, actor: Option<&str>) -> Result<comm::Model> {
         validate_new(&input)?;
         let now = time::now();
         let row = comm::Model {
@@ -90,7 +91,7 @@ impl Service {
             body: input.body,
             attachments: Some(Attachments(input.attachments)),
             ext_message_id: input.ext_message_id,
-            logged_by: input.logged_by,
+            logged_by: input.logged_by.or_else(|| actor.map(str::to_owned)),
             occurred_at: input.occurred_at.unwrap_or(now),
             created_at: now,
         };

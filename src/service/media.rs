@@ -62,7 +62,8 @@ impl Service {
         Ok(self.store().get_media(id).await?)
     }
 
-    pub async fn create_media(&self, input: NewMedia) -> Result<media::Model> {
+    /// Records `input`; `actor` (the caller) fills `uploaded_by` when the input leaves it out.
+    pub async fn create_media(&self, input: NewMedia, actor: Option<&str>) -> Result<media::Model> {
         validate_new(&input)?;
         let row = media::Model {
             id: uuid::Uuid::now_v7().to_string(),
@@ -73,7 +74,7 @@ impl Service {
             mime_type: input.mime_type,
             direction: input.direction,
             tags: Some(Tags(input.tags)),
-            uploaded_by: input.uploaded_by,
+            uploaded_by: input.uploaded_by.or_else(|| actor.map(str::to_owned)),
             created_at: time::now(),
         };
         self.store().insert_media(row.clone()).await?;

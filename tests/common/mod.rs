@@ -7,7 +7,7 @@
 //! returns.
 #![allow(dead_code)]
 
-use crm_comms::config::DbConfig;
+use crm_comms::config::AppConfig;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -137,7 +137,13 @@ impl TestApp {
 
     /// Spawns the server over `db` (which may already hold data).
     pub async fn spawn_on(db: TestDb) -> TestApp {
-        let config = DbConfig::for_url(db.url.clone());
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Spawns the server over `db` with `adjust` applied to the default local configuration.
+    pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut AppConfig)) -> TestApp {
+        let mut config = AppConfig::for_url(db.url.clone());
+        adjust(&mut config);
         let app = crm_comms::http::build(&config).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

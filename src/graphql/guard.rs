@@ -1,0 +1,21 @@
+//! Field guard: mutations need a write-scoped principal (when authentication is on).
+
+use crate::auth::Principal;
+use async_graphql::{Context, Guard, Result};
+
+/// Lets a mutation run only for a `write` principal, or when authentication is off.
+pub struct WriteGuard;
+
+impl Guard for WriteGuard {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        match ctx.data_opt::<Principal>() {
+            Some(principal) => Ok(principal.require_write()?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The principal's name, to fill `loggedBy`/`uploadedBy` when the input leaves them out.
+pub fn actor<'a>(ctx: &'a Context<'_>) -> Option<&'a str> {
+    ctx.data_opt::<Principal>().map(|p| p.name.as_str())
+}

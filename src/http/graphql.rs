@@ -115,5 +115,5 @@ async fn execute(
     }
     let mut response = state.schema.execute(request).await;
     crate::graphql::tag_error_codes(&mut response);
-    Json(response).into_response()
+    async_graphql_axum::GraphQLResponse::from(response).into_response()
 }

@@ -29,7 +29,10 @@ pub fn apply(app: Router, config: &ServerConfig) -> Router {
                 .into_response()
         }))
         .load_shed()
-        .concurrency_limit(config.max_concurrent_requests);
+        // Router::layer wraps each route on its own: a global limit shares one semaphore.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_requests,
+        ));
     let mut app = app
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
@@ -76,4 +79,32 @@ pub fn apply(app: Router, config: &ServerConfig) -> Router {
                     .latency_unit(tower_http::LatencyUnit::Micros),
             ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500() {
+        let app = super::apply(
+            axum::Router::new().route("/boom", get(boom)),
+            &crate::config::ServerConfig::local(),
+        );
+        for _ in 0..2 {
+            let res = app
+                .clone()
+                .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    }
 }

@@ -83,6 +83,16 @@ impl TestDb {
         }
     }
 
+    /// An existing database at `url`, not removed afterwards.
+    pub fn at_url(backend: Backend, url: &str) -> TestDb {
+        TestDb {
+            backend,
+            url: url.to_owned(),
+            admin: None,
+            _dir: None,
+        }
+    }
+
     pub fn path(&self) -> Option<std::path::PathBuf> {
         self._dir.as_ref().map(|d| d.path().join("crm.db"))
     }

@@ -1,0 +1,318 @@
+//! Durability and concurrency: many writers, SIGKILL mid-load, SIGTERM with requests in
+//! flight, a full disk.
+//!
+//! The crash test runs 5 rounds; `CRM_CRASH_ROUNDS=20 cargo test --test durability crash`
+//! runs the longer version.
+
+mod common;
+
+use common::{Backend, TestApp, TestDb};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const CREATE: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
+
+async fn many_writers(app: &TestApp) {
+    let tasks: Vec<_> = (0..64)
+        .map(|w| {
+            let client = app.client.clone();
+            let url = app.url("/graphql");
+            tokio::spawn(async move {
+                let mut errors = 0;
+                for n in 0..50 {
+                    let body: Value = client
+                        .post(&url)
+                        .json(&json!({ "query": CREATE, "variables": { "i": {
+                            "customerId": format!("w{w}"), "type": "NOTE", "direction": "INTERNAL", "subject": format!("{n}") } } }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    if body.get("errors").is_some() {
+                        errors += 1;
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap();
+    }
+    assert_eq!(errors, 0);
+    assert_eq!(app.count("crm_comms_log").await, 3200);
+}
+
+backend_tests!(many_writers);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(url: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_crm-comms"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start crm-comms")
+}
+
+async fn wait_healthy(client: &reqwest::Client, port: u16) {
+    for _ in 0..300 {
+        if let Ok(res) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            && res.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server never became healthy");
+}
+
+async fn raw(url: &str) -> sea_orm::DatabaseConnection {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1);
+    Database::connect(opts).await.unwrap()
+}
+
+async fn stored_ids(url: &str) -> HashSet<String> {
+    let db = raw(url).await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id FROM crm_comms_log",
+        ))
+        .await
+        .unwrap();
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    db.close().await.unwrap();
+    ids
+}
+
+async fn integrity(url: &str) -> String {
+    let db = raw(url).await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let result = row.try_get_by_index::<String>(0).unwrap();
+    db.close().await.unwrap();
+    result
+}
+
+/// Clients write in a loop; the server is SIGKILLed mid-load and restarted. Every mutation that
+/// got a success answer must be there, and the file must be intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loses_nothing_acknowledged() {
+    let rounds: usize = std::env::var("CRM_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let client = reqwest::Client::new();
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    for round in 0..rounds {
+        let port = free_port();
+        let mut server = start_server(&db.url, port);
+        wait_healthy(&client, port).await;
+        let writers: Vec<_> = (0..16)
+            .map(|w| {
+                let client = client.clone();
+                let acked = acked.clone();
+                tokio::spawn(async move {
+                    for n in 0.. {
+                        let res = client
+                            .post(format!("http://127.0.0.1:{port}/graphql"))
+                            .json(&json!({ "query": CREATE, "variables": { "i": {
+                                "customerId": format!("r{round}w{w}"), "type": "CALL", "direction": "INBOUND", "body": format!("n{n}") } } }))
+                            .send()
+                            .await;
+                        let Ok(res) = res else { break };
+                        let Ok(body) = res.json::<Value>().await else { break };
+                        if let Some(id) = body["data"]["createComm"]["id"].as_str() {
+                            acked.lock().unwrap().insert(id.to_owned());
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300 + 97 * round as u64 % 400)).await;
+        server.kill().expect("SIGKILL");
+        server.wait().unwrap();
+        for w in writers {
+            let _ = w.await;
+        }
+    }
+    // Restart once more so recovery runs through the server itself.
+    let port = free_port();
+    let mut server = start_server(&db.url, port);
+    wait_healthy(&client, port).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 50 * rounds,
+        "the load really ran: {} writes acknowledged",
+        acked.len()
+    );
+    let stored = stored_ids(&db.url).await;
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert_eq!(integrity(&db.url).await, "ok");
+    eprintln!(
+        "{rounds} crash rounds: {} acknowledged, {} stored",
+        acked.len(),
+        stored.len()
+    );
+}
+
+/// SIGTERM: requests in flight finish, queued writes commit, the exit code is 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let client = reqwest::Client::new();
+    let port = free_port();
+    let mut server = start_server(&db.url, port);
+    wait_healthy(&client, port).await;
+    // Hold the write lock so the requests below are in flight when the signal arrives.
+    let lock = raw(&db.url).await;
+    lock.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
+    let in_flight: Vec<_> = (0..8)
+        .map(|n| {
+            let req = client.post(format!("http://127.0.0.1:{port}/graphql")).json(&json!({ "query": CREATE, "variables": { "i": {
+                "customerId": "term", "type": "SMS", "direction": "OUTBOUND", "subject": format!("{n}") } } }));
+            tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "still finishing its requests"
+    );
+    lock.execute_unprepared("ROLLBACK").await.unwrap();
+    lock.close().await.unwrap();
+    for request in in_flight {
+        let body = request.await.unwrap();
+        assert!(body["data"]["createComm"]["id"].is_string(), "{body}");
+    }
+    let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+    assert_eq!(stored_ids(&db.url).await.len(), 8);
+}
+
+/// A database on a full filesystem: writes get a clear error, nothing half-written, reads keep
+/// working, and writes succeed again once there is space. Needs root (mounts a tmpfs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_is_reported_and_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "mounting a tmpfs needs root; this test cannot run without it"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mount.clone());
+    let url = format!("sqlite://{}?mode=rwc", mount.join("crm.db").display());
+    let app = TestApp::spawn_on(TestDb::at_url(Backend::Sqlite, &url)).await;
+    let body = "x".repeat(100 * 1024);
+    let mut acked = 0;
+    let mut failure = None;
+    for _ in 0..40 {
+        let answer = app
+            .gql(CREATE, json!({ "i": { "customerId": "full", "type": "NOTE", "direction": "INTERNAL", "body": body } }))
+            .await;
+        if answer["data"]["createComm"]["id"].is_string() {
+            acked += 1;
+        } else {
+            failure = Some(answer);
+            break;
+        }
+    }
+    let failure = failure.expect("the 1 MiB disk filled up");
+    assert_eq!(
+        common::error_code(&failure),
+        "SERVICE_UNAVAILABLE",
+        "{failure}"
+    );
+    assert!(!failure.to_string().contains("crm.db"), "no paths leak");
+    // Reads still work and see exactly the acknowledged rows.
+    let listed = app
+        .data("{ comms(customerId: \"full\") { total } }", json!({}))
+        .await;
+    assert_eq!(listed["comms"]["total"], acked);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Space returns.
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=16m"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(grown.success());
+    let again = app
+        .gql(CREATE, json!({ "i": { "customerId": "full", "type": "NOTE", "direction": "INTERNAL", "body": body } }))
+        .await;
+    assert!(again["data"]["createComm"]["id"].is_string(), "{again}");
+    let listed = app
+        .data("{ comms(customerId: \"full\") { total } }", json!({}))
+        .await;
+    assert_eq!(listed["comms"]["total"], acked + 1);
+    app.stop().await;
+    assert_eq!(integrity(&url).await, "ok");
+}

@@ -83,6 +83,11 @@ async fn expensive_documents_are_refused() {
             .contains("Did you mean"),
         "{body}"
     );
+    // The full introspection query of GraphiQL/graphql-core (deep `ofType` nesting) passes.
+    let introspection = include_str!("fixtures/introspection.graphql");
+    let body = app.gql(introspection, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     // Introspection is on for a loopback bind by default.
     let body = app
         .gql("{ __schema { queryType { name } } }", json!({}))

@@ -20,7 +20,7 @@ pub use query::QueryRoot;
 pub type CrmSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Deepest selection allowed.
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 20;
 /// Largest complexity allowed; list fields cost `limit` × their selection.
 pub const MAX_COMPLEXITY: usize = 20_000;
 

@@ -493,7 +493,35 @@ backend_tests!(
     wrong_types_fail_validation,
     concurrent_creates,
     migrations_are_idempotent,
+    columns_follow_the_selection,
 );
+
+/// Large columns are read only when selected, however the selection is written.
+async fn columns_follow_the_selection(app: &TestApp) {
+    app.create_comm(
+        json!({ "customerId": "p", "type": "EMAIL", "direction": "INBOUND", "subject": "s",
+        "body": "the body", "attachments": [{ "filename": "a", "nextcloudPath": "/a" }] }),
+    )
+    .await;
+    let lean = app
+        .data(
+            "{ comms(customerId: \"p\") { entries { id subject } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(lean["comms"]["entries"][0]["subject"], "s");
+    for doc in [
+        "{ comms(customerId: \"p\") { entries { body attachments { filename } } } }",
+        "{ comms(customerId: \"p\") { entries { ...F } } } fragment F on Comm { body attachments { filename } }",
+        "{ comms(customerId: \"p\") { entries { ... on Comm { b: body, attachments { filename } } } } }",
+    ] {
+        let full = app.data(doc, json!({})).await;
+        let entry = &full["comms"]["entries"][0];
+        let body = entry.get("body").or_else(|| entry.get("b")).unwrap();
+        assert_eq!(body, "the body", "{doc}");
+        assert_eq!(entry["attachments"], json!([{ "filename": "a" }]), "{doc}");
+    }
+}
 
 /// Applying migrations again on a live database is a no-op that keeps every row.
 async fn migrations_are_idempotent(app: &TestApp) {

@@ -2,6 +2,7 @@
 
 use super::scalars::DateTime;
 use crate::service::{self, CommFilter, MediaFilter, Page, Service};
+use crate::store::CommColumns;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use entity::{comm, media};
 
@@ -113,9 +114,15 @@ pub struct CommList {
 impl CommList {
     /// The communications of this page.
     async fn entries(&self, ctx: &Context<'_>) -> Result<Vec<Comm>> {
+        // Read the large columns only when the selection asks for them.
+        let selected = ctx.look_ahead();
+        let columns = CommColumns {
+            body: selected.field("body").exists(),
+            attachments: selected.field("attachments").exists(),
+        };
         let rows = ctx
             .data::<Service>()?
-            .list_comms(&self.filter, self.page)
+            .list_comms(&self.filter, self.page, columns)
             .await?;
         Ok(rows.into_iter().map(Comm).collect())
     }

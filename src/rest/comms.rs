@@ -42,7 +42,10 @@ pub async fn list(
     };
     let service = &state.service;
     let query_err = |e| ApiError::from_service(e, "query");
-    let entries = service.list_comms(&filter, page).await.map_err(query_err)?;
+    let entries = service
+        .list_comms(&filter, page, crate::store::CommColumns::ALL)
+        .await
+        .map_err(query_err)?;
     let total = service.count_comms(&filter).await.map_err(query_err)?;
     Ok(Json(CommListOut {
         entries: entries.into_iter().map(Into::into).collect(),

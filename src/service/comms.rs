@@ -2,6 +2,7 @@
 
 use super::{Page, Service, time, validate};
 use crate::ServiceError;
+use crate::store::CommColumns;
 use chrono::{DateTime, Utc};
 use entity::{Attachment, Attachments, CommDirection, CommType, comm};
 
@@ -63,10 +64,16 @@ fn validate_new(input: &NewComm) -> Result<()> {
 }
 
 impl Service {
-    /// Newest first by `occurred_at`, ties by `id` (descending).
-    pub async fn list_comms(&self, filter: &CommFilter, page: Page) -> Result<Vec<comm::Model>> {
+    /// Newest first by `occurred_at`, ties by `id` (descending). Columns left out of
+    /// `columns` come back empty.
+    pub async fn list_comms(
+        &self,
+        filter: &CommFilter,
+        page: Page,
+        columns: CommColumns,
+    ) -> Result<Vec<comm::Model>> {
         validate::page(page.limit, page.offset)?;
-        Ok(self.store().list_comms(filter, page).await?)
+        Ok(self.store().list_comms(filter, page, columns).await?)
     }
 
     /// Number of comms matching `filter`, regardless of paging.

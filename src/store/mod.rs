@@ -4,6 +4,7 @@
 mod reads;
 pub mod writer;
 
+pub use reads::CommColumns;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
 pub use writer::{WriteOp, Writer};
 

@@ -55,14 +55,59 @@ fn media_query(filter: &MediaFilter) -> Select<media::Entity> {
         })
 }
 
+/// Which of a comm's large columns a caller needs. The others are read as NULL, so a timeline
+/// that does not show bodies never reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct CommColumns {
+    pub body: bool,
+    pub attachments: bool,
+}
+
+impl CommColumns {
+    pub const ALL: Self = Self {
+        body: true,
+        attachments: true,
+    };
+}
+
+fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::Entity> {
+    use comm::Column as C;
+    if columns.body && columns.attachments {
+        return query;
+    }
+    let mut query = query.select_only().columns([
+        C::Id,
+        C::CustomerId,
+        C::CommType,
+        C::Direction,
+        C::Subject,
+        C::ExtMessageId,
+        C::LoggedBy,
+        C::OccurredAt,
+        C::CreatedAt,
+    ]);
+    for (needed, column, name) in [
+        (columns.body, C::Body, "body"),
+        (columns.attachments, C::Attachments, "attachments"),
+    ] {
+        query = if needed {
+            query.column(column)
+        } else {
+            query.column_as(Expr::cust("NULL"), name)
+        };
+    }
+    query
+}
+
 impl Store {
     pub async fn list_comms(
         &self,
         filter: &CommFilter,
         page: Page,
+        columns: CommColumns,
     ) -> Result<Vec<comm::Model>, DbErr> {
         newest_first(
-            comm_query(filter),
+            project(comm_query(filter), columns),
             self.backend(),
             comm::Column::OccurredAt,
             comm::Column::Id,

@@ -1,0 +1,547 @@
+//! Load benchmark of the real `crm-comms` server over HTTP.
+//!
+//! ```sh
+//! cargo bench --bench load                                   # full size, SQLite
+//! cargo bench --bench load -- --comms 100000 --customers 1000 --media 20000
+//! cargo bench --bench load -- --database postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+//!
+//! Generates (and caches) a deterministic dataset, starts the release server binary on it,
+//! drives each query at a fixed concurrency for a fixed time and prints a Markdown report.
+//! See `docs/performance.md`.
+
+#[path = "load/ceiling.rs"]
+mod ceiling;
+#[path = "load/client.rs"]
+mod client;
+#[path = "load/data.rs"]
+mod data;
+#[path = "load/postgres.rs"]
+mod postgres;
+#[path = "load/server.rs"]
+mod server;
+#[path = "load/sqlite.rs"]
+mod sqlite;
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Parser;
+use data::{Params, Rng};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Load benchmark of the crm-comms server (run it with `cargo bench --bench load -- ...`).
+#[derive(Parser, Debug)]
+#[command(name = "load")]
+struct Args {
+    /// Number of comms to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    comms: u64,
+    /// Number of customers (comms and media are spread over them).
+    #[arg(long, default_value_t = 10_000)]
+    customers: u64,
+    /// Number of media records.
+    #[arg(long, default_value_t = 200_000)]
+    media: u64,
+    /// Number of orders the media belong to [default: media / 10].
+    #[arg(long)]
+    orders: Option<u64>,
+    /// Seed of the dataset and of the keys the client draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Concurrent clients (one connection each) for the read queries.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Concurrent clients for W1 (createComm).
+    #[arg(long, default_value_t = 64)]
+    write_concurrency: usize,
+    /// Measured time per query, e.g. `10s`, `500ms`, `1m`.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured warm-up per query before the measured time.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// How long the in-process ceiling runs.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    ceiling_duration: Duration,
+    /// Queries to run, in this order: any of Q1,Q2,Q3,W1.
+    #[arg(long, value_delimiter = ',', default_value = "Q1,Q2,Q3,W1")]
+    only: Vec<String>,
+    /// `sqlite` (a cached file under target/bench-data) or a PostgreSQL URL
+    /// (`postgres://postgres@127.0.0.1:5432/postgres`): a database `crm_bench_<params>` is
+    /// then dropped, created, migrated and loaded on that server.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Regenerate the SQLite file even if it is cached.
+    #[arg(long)]
+    regenerate: bool,
+    /// Set by `cargo bench`; without it (e.g. under `cargo test --benches`) nothing runs.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((text, "s"), |i| text.split_at(i));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text}"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit in {text} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+const Q1: &str = "query($c: String!) { comms(customerId: $c, limit: 100) { total entries { id customerId type direction subject body attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt } } }";
+const Q2: &str = "query($o: String!) { media(orderId: $o) { total items { id customerId orderId filename nextcloudPath mimeType direction tags uploadedBy createdAt } } }";
+const Q3: &str = "query($c: String!) { comms(customerId: $c, type: EMAIL, direction: INBOUND, limit: 20) { total entries { id type direction subject occurredAt } } }";
+const W1: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
+
+/// `{"query": <query>, "variables": {"<var>": "` + key + `"}}`.
+fn keyed(
+    query: &str,
+    var: &str,
+    key: impl Fn(&mut Rng) -> String + Send + Sync + 'static,
+) -> client::MakeBody {
+    let prefix = format!(
+        r#"{{"query":{},"variables":{{"{var}":""#,
+        serde_json::to_string(query).expect("a string serialises")
+    );
+    Arc::new(move |rng: &mut Rng| {
+        let key = key(rng);
+        let mut body = String::with_capacity(prefix.len() + key.len() + 3);
+        body.push_str(&prefix);
+        body.push_str(&key);
+        body.push_str(r#""}}"#);
+        Bytes::from(body)
+    })
+}
+
+struct Workload {
+    name: &'static str,
+    what: &'static str,
+    concurrency: usize,
+    make: client::MakeBody,
+}
+
+fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
+    let mut out = Vec::new();
+    for name in &args.only {
+        let name = name.trim().to_ascii_uppercase();
+        let customers = p.customers;
+        let orders = p.orders.max(1);
+        out.push(match name.as_str() {
+            "Q1" => Workload {
+                name: "Q1",
+                what: "timeline: newest 100 comms of a customer, all fields",
+                concurrency: args.concurrency,
+                make: keyed(Q1, "c", move |rng| data::customer_id(rng.below(customers))),
+            },
+            "Q2" => Workload {
+                name: "Q2",
+                what: "media of one order, all fields",
+                concurrency: args.concurrency,
+                make: keyed(Q2, "o", move |rng| data::order_id(rng.below(orders))),
+            },
+            "Q3" => Workload {
+                name: "Q3",
+                what: "a customer's inbound emails, 20, few fields",
+                concurrency: args.concurrency,
+                make: keyed(Q3, "c", move |rng| data::customer_id(rng.below(customers))),
+            },
+            "W1" => {
+                let query = serde_json::to_string(W1).expect("a string serialises");
+                Workload {
+                    name: "W1",
+                    what: "createComm (NOTE, INTERNAL) for a random customer",
+                    concurrency: args.write_concurrency,
+                    make: Arc::new(move |rng: &mut Rng| {
+                        let customer = data::customer_id(rng.below(customers));
+                        let n = rng.below(1_000_000);
+                        Bytes::from(format!(
+                            r#"{{"query":{query},"variables":{{"i":{{"customerId":"{customer}","type":"NOTE","direction":"INTERNAL","subject":"Call back re. delivery #{n}","body":"Customer called about the delivery slot; confirmed Tuesday 9:00-12:00. Ref {n}."}}}}}}"#
+                        ))
+                    }),
+                }
+            }
+            other => anyhow::bail!("unknown query {other} in --only (use Q1,Q2,Q3,W1)"),
+        });
+    }
+    Ok(out)
+}
+
+struct Measured {
+    name: &'static str,
+    concurrency: usize,
+    requests: usize,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: u64,
+    warmup_errors: u64,
+    first_error: Option<String>,
+    peak_rss_mib: Option<f64>,
+    rss_method: &'static str,
+    server_cpu: Option<f64>,
+    client_cpu: Option<f64>,
+    avg_response_bytes: f64,
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    f64::from(sorted[rank - 1]) / 1000.0
+}
+
+async fn measure(
+    server: &server::Server,
+    w: &Workload,
+    warmup: Duration,
+    duration: Duration,
+    seed: u64,
+) -> Measured {
+    let pid = server.pid();
+    let measure_start = Instant::now() + warmup;
+    let end = measure_start + duration;
+    let run = tokio::spawn(client::run(
+        server.addr,
+        w.make.clone(),
+        w.concurrency,
+        measure_start,
+        end,
+        seed,
+    ));
+    tokio::time::sleep_until(measure_start.into()).await;
+    let cpu_server0 = server::cpu_seconds(Some(pid));
+    let cpu_client0 = server::cpu_seconds(None);
+    let reset = server::reset_peak_rss(pid);
+    // Fallback when clear_refs is not writable: sample VmRSS every 50 ms.
+    let sampler = (!reset).then(|| {
+        tokio::spawn(async move {
+            let mut peak = 0u64;
+            while Instant::now() < end {
+                peak = peak.max(server::status_kib(pid, "VmRSS").unwrap_or(0));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak
+        })
+    });
+    tokio::time::sleep_until(end.into()).await;
+    let cpu_server = server::cpu_seconds(Some(pid))
+        .zip(cpu_server0)
+        .map(|(b, a)| (b - a) / duration.as_secs_f64());
+    let cpu_client = server::cpu_seconds(None)
+        .zip(cpu_client0)
+        .map(|(b, a)| (b - a) / duration.as_secs_f64());
+    let (peak_kib, rss_method) = match sampler {
+        None => (server::status_kib(pid, "VmHWM"), "VmHWM"),
+        Some(task) => (task.await.ok().filter(|k| *k > 0), "VmRSS sampled"),
+    };
+    let mut outcome = run.await.unwrap_or_default();
+    outcome.latencies_us.sort_unstable();
+    let lat = &outcome.latencies_us;
+    Measured {
+        name: w.name,
+        concurrency: w.concurrency,
+        requests: lat.len(),
+        rps: lat.len() as f64 / duration.as_secs_f64(),
+        p50_ms: percentile(lat, 0.50),
+        p99_ms: percentile(lat, 0.99),
+        max_ms: lat.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0),
+        errors: outcome.errors,
+        warmup_errors: outcome.warmup_errors,
+        first_error: outcome.first_error,
+        peak_rss_mib: peak_kib.map(|k| k as f64 / 1024.0),
+        rss_method,
+        server_cpu: cpu_server,
+        client_cpu: cpu_client,
+        avg_response_bytes: outcome.response_bytes as f64 / lat.len().max(1) as f64,
+    }
+}
+
+/// One request outside the measurement: shows what the query returns.
+async fn sanity(server: &server::Server, w: &Workload, seed: u64) -> String {
+    let mut rng = Rng::new(seed ^ 0x5A17);
+    match client::post_once(server.addr, (w.make)(&mut rng)).await {
+        Err(e) => format!("request failed: {e}"),
+        Ok((status, body)) => {
+            let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if status != 200 || parsed.get("errors").is_some() {
+                return format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(500)])
+                );
+            }
+            let data = &parsed["data"];
+            let summary = match w.name {
+                "Q1" | "Q3" => format!(
+                    "total {}, {} entries",
+                    data["comms"]["total"],
+                    data["comms"]["entries"].as_array().map_or(0, Vec::len)
+                ),
+                "Q2" => format!(
+                    "total {}, {} items",
+                    data["media"]["total"],
+                    data["media"]["items"].as_array().map_or(0, Vec::len)
+                ),
+                _ => format!("created {}", data["createComm"]["id"]),
+            };
+            format!("HTTP 200, {summary}, {} bytes", body.len())
+        }
+    }
+}
+
+fn first_line_of(path: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+fn fmt_opt(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !args.bench {
+        println!(
+            "load benchmark: run it with `cargo bench --bench load` (see docs/performance.md)"
+        );
+        return Ok(());
+    }
+    let params = Params {
+        comms: args.comms,
+        customers: args.customers.max(1),
+        media: args.media,
+        orders: args.orders.unwrap_or(args.media / 10).max(1),
+        seed: args.seed,
+    };
+    let workloads = workloads(&args, params)?;
+    let server_bin = PathBuf::from(env!("CARGO_BIN_EXE_crm-comms"));
+    // target/<profile>/crm-comms -> target/bench-data
+    let data_dir = server_bin
+        .parent()
+        .and_then(Path::parent)
+        .context("locate the target directory")?
+        .join("bench-data");
+    std::fs::create_dir_all(&data_dir)?;
+
+    let mut report = String::new();
+    let cpu_model =
+        first_line_of("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into());
+    let nproc = std::thread::available_parallelism().map_or(0, usize::from);
+    let mem = first_line_of("/proc/meminfo", "MemTotal").unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+
+    // 1. The dataset.
+    let is_pg =
+        args.database.starts_with("postgres://") || args.database.starts_with("postgresql://");
+    let (db_url, dataset_line, run_file, ceiling_target);
+    if is_pg {
+        println!(
+            "PostgreSQL: creating {} and loading {params:?} ...",
+            postgres::database_name(params)
+        );
+        let t = Instant::now();
+        let url = postgres::generate(&args.database, params, &server_bin).await?;
+        let took = t.elapsed();
+        let (version, size) = postgres::facts(&url).await?;
+        println!("loaded in {:.1} s", took.as_secs_f64());
+        dataset_line = format!(
+            "PostgreSQL {version}, database `{}` ({:.0} MiB), loaded in {:.1} s (COPY, then VACUUM ANALYZE)",
+            postgres::database_name(params),
+            size as f64 / 1048576.0,
+            took.as_secs_f64()
+        );
+        ceiling_target = ceiling::Target::Postgres(url.clone());
+        db_url = url;
+        run_file = None;
+    } else {
+        anyhow::ensure!(
+            args.database == "sqlite",
+            "--database is `sqlite` or a postgres:// URL"
+        );
+        let cached = data_dir.join(format!("comms-{}.db", params.key()));
+        let generated = if args.regenerate || !cached.exists() {
+            println!("generating {} ...", cached.display());
+            let t = Instant::now();
+            sqlite::generate(&cached, params, &server_bin).await?;
+            let took = t.elapsed();
+            println!("generated in {:.1} s", took.as_secs_f64());
+            format!("generated in {:.1} s", took.as_secs_f64())
+        } else {
+            "cached from an earlier run".to_owned()
+        };
+        // The server runs on a copy, so W1's inserts never change the cached file.
+        let run = data_dir.join(format!("run-{}.db", std::process::id()));
+        sqlite::remove_with_sidecars(&run);
+        std::fs::copy(&cached, &run).context("copy the dataset for this run")?;
+        let size = std::fs::metadata(&cached)?.len();
+        let mut conn = sqlite::open_read_only(&run).await?;
+        let version = sqlite::version(&mut conn).await?;
+        sea_orm::sqlx::Connection::close(conn).await?;
+        dataset_line = format!(
+            "SQLite {version}, `{}` ({:.0} MiB), {generated}",
+            cached.display(),
+            size as f64 / 1048576.0
+        );
+        ceiling_target = ceiling::Target::Sqlite(run.clone());
+        db_url = sqlite::url(&run);
+        run_file = Some(run);
+    }
+
+    // 2. The ceiling, while the server is not running.
+    println!(
+        "ceiling: Q1's SQL in-process on one thread for {:?} ...",
+        args.ceiling_duration
+    );
+    let ceiling = ceiling::run(ceiling_target, params, args.ceiling_duration)?;
+
+    // 3. The server.
+    let log = data_dir.join("server-stderr.log");
+    let mut server = server::Server::start(&server_bin, &db_url, &log)?;
+    server.wait_healthy(Duration::from_secs(60)).await?;
+    let idle_rss = server::status_kib(server.pid(), "VmRSS");
+    println!("server pid {} on {}", server.pid(), server.addr);
+
+    // 4. The workload, one query at a time.
+    let mut results = Vec::new();
+    for (i, w) in workloads.iter().enumerate() {
+        println!(
+            "{} ({}): {}",
+            w.name,
+            w.what,
+            sanity(&server, w, args.seed).await
+        );
+        println!(
+            "{}: {} clients, warm-up {:?}, measuring {:?} ...",
+            w.name, w.concurrency, args.warmup, args.duration
+        );
+        let m = measure(
+            &server,
+            w,
+            args.warmup,
+            args.duration,
+            args.seed.wrapping_add(i as u64),
+        )
+        .await;
+        println!(
+            "{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+            m.name, m.rps, m.p50_ms, m.p99_ms, m.errors
+        );
+        if let Some(e) = &m.first_error {
+            println!("{}: first error: {e}", m.name);
+        }
+        results.push(m);
+    }
+    server.stop();
+    drop(server);
+    if let Some(run) = &run_file {
+        sqlite::remove_with_sidecars(run);
+    }
+
+    // 5. The report.
+    let _ = writeln!(report, "\n## Results\n");
+    let _ = writeln!(
+        report,
+        "| query | concurrency | req/s | p50 ms | p99 ms | max ms | errors | peak RSS MiB |"
+    );
+    let _ = writeln!(report, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for m in &results {
+        let _ = writeln!(
+            report,
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |",
+            m.name,
+            m.concurrency,
+            m.rps,
+            m.p50_ms,
+            m.p99_ms,
+            m.max_ms,
+            m.errors,
+            fmt_opt(m.peak_rss_mib, 1)
+        );
+    }
+    let _ = writeln!(
+        report,
+        "\n| query | requests | avg response KiB | server CPU (cores) | client CPU (cores) | peak RSS from |"
+    );
+    let _ = writeln!(report, "|---|---:|---:|---:|---:|---|");
+    for m in &results {
+        let _ = writeln!(
+            report,
+            "| {} | {} | {:.1} | {} | {} | {} |",
+            m.name,
+            m.requests,
+            m.avg_response_bytes / 1024.0,
+            fmt_opt(m.server_cpu, 2),
+            fmt_opt(m.client_cpu, 2),
+            m.rss_method
+        );
+    }
+    for m in results.iter().filter(|m| m.warmup_errors > 0) {
+        let _ = writeln!(
+            report,
+            "\n{}: {} errors during warm-up (not counted above)",
+            m.name, m.warmup_errors
+        );
+    }
+    let _ = writeln!(report, "\n## Ceiling\n");
+    let _ = writeln!(
+        report,
+        "Q1's SQL (`{}`) run in-process by one thread with sqlx, rows mapped and serialised with serde_json (no HTTP, no GraphQL, no count): \
+         **{:.0} queries/s** ({} per CPU-second of this process; avg JSON {:.1} KiB).",
+        ceiling::SQLITE_Q1,
+        ceiling.per_second(),
+        fmt_opt(ceiling.per_cpu_second(), 0),
+        ceiling.avg_json_bytes / 1024.0
+    );
+    if let Some(q1) = results.iter().find(|m| m.name == "Q1") {
+        let _ = writeln!(
+            report,
+            "\nQ1 req/s ÷ ceiling = {:.0} ÷ {:.0} = **{:.2}**",
+            q1.rps,
+            ceiling.per_second(),
+            q1.rps / ceiling.per_second()
+        );
+    }
+    let _ = writeln!(report, "\n## Setup\n");
+    let _ = writeln!(
+        report,
+        "- machine: {nproc} CPUs ({cpu_model}), {mem} RAM, Linux {}",
+        kernel.trim()
+    );
+    let _ = writeln!(
+        report,
+        "- the load client runs in this process on the same {nproc} CPUs as the server: they compete for them"
+    );
+    let _ = writeln!(
+        report,
+        "- dataset: {} comms, {} customers, {} media, {} orders, seed {}; {dataset_line}",
+        params.comms, params.customers, params.media, params.orders, params.seed
+    );
+    let _ = writeln!(
+        report,
+        "- server: `{}` (release), default settings; idle RSS after start {} MiB",
+        server_bin.display(),
+        fmt_opt(idle_rss.map(|k| k as f64 / 1024.0), 1)
+    );
+    let _ = writeln!(
+        report,
+        "- each query: {:?} warm-up, then {:?} measured; keys drawn uniformly with seed {}",
+        args.warmup, args.duration, args.seed
+    );
+    println!("{report}");
+    Ok(())
+}

@@ -90,6 +90,15 @@ async fn create_get_update_delete(app: &TestApp) {
         "an empty update changes nothing"
     );
 
+    // Ids match exactly: the same id in upper case is another id.
+    let upper = app
+        .data(
+            "query($id: ID!) { comm(id: $id) { id } }",
+            json!({ "id": id.to_uppercase() }),
+        )
+        .await;
+    assert_eq!(upper["comm"], Value::Null);
+
     let deleted = app
         .data(
             "mutation($id: ID!) { deleteComm(id: $id) }",

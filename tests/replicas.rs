@@ -36,10 +36,9 @@ fn start(url: &str, dir: &std::path::Path, n: usize) -> Replica {
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "info")
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join(format!("replica{n}.err"))).unwrap(),
-        ))
+        .stdout(Stdio::null())
+        // The server logs to stderr.
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .expect("start crm-comms");
     Replica {

@@ -192,6 +192,9 @@ struct Measured {
     rss_method: &'static str,
     server_cpu: Option<f64>,
     client_cpu: Option<f64>,
+    /// All PostgreSQL processes (PostgreSQL mode only).
+    db_cpu: Option<f64>,
+    other_cpu: Option<f64>,
     avg_response_bytes: f64,
 }
 
@@ -209,6 +212,7 @@ async fn measure(
     warmup: Duration,
     duration: Duration,
     seed: u64,
+    postgres: bool,
 ) -> Measured {
     let pid = server.pid();
     let measure_start = Instant::now() + warmup;
@@ -224,6 +228,8 @@ async fn measure(
     tokio::time::sleep_until(measure_start.into()).await;
     let cpu_server0 = server::cpu_seconds(Some(pid));
     let cpu_client0 = server::cpu_seconds(None);
+    let busy0 = server::machine_busy_seconds();
+    let db0 = postgres.then(server::postgres_cpu_seconds);
     let reset = server::reset_peak_rss(pid);
     // Fallback when clear_refs is not writable: sample VmRSS every 50 ms.
     let sampler = (!reset).then(|| {
@@ -243,6 +249,14 @@ async fn measure(
     let cpu_client = server::cpu_seconds(None)
         .zip(cpu_client0)
         .map(|(b, a)| (b - a) / duration.as_secs_f64());
+    let busy = server::machine_busy_seconds()
+        .zip(busy0)
+        .map(|(b, a)| (b - a) / duration.as_secs_f64());
+    let db_cpu = db0.map(|a| (server::postgres_cpu_seconds() - a) / duration.as_secs_f64());
+    // Whatever else ran on the machine meanwhile (it is shared).
+    let other_cpu = busy
+        .zip(cpu_server.zip(cpu_client))
+        .map(|(all, (s, c))| (all - s - c - db_cpu.unwrap_or(0.0)).max(0.0));
     let (peak_kib, rss_method) = match sampler {
         None => (server::status_kib(pid, "VmHWM"), "VmHWM"),
         Some(task) => (task.await.ok().filter(|k| *k > 0), "VmRSS sampled"),
@@ -265,6 +279,8 @@ async fn measure(
         rss_method,
         server_cpu: cpu_server,
         client_cpu: cpu_client,
+        db_cpu,
+        other_cpu,
         avg_response_bytes: outcome.response_bytes as f64 / lat.len().max(1) as f64,
     }
 }
@@ -297,6 +313,17 @@ async fn sanity(server: &server::Server, w: &Workload, seed: u64) -> String {
                 _ => format!("created {}", data["createComm"]["id"]),
             };
             format!("HTTP 200, {summary}, {} bytes", body.len())
+        }
+    }
+}
+
+/// Deletes this run's copy of the SQLite file (and its -wal/-shm), also on early return.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            sqlite::remove_with_sidecars(path);
         }
     }
 }
@@ -367,22 +394,25 @@ async fn main() -> anyhow::Result<()> {
         );
         ceiling_target = ceiling::Target::Postgres(url.clone());
         db_url = url;
-        run_file = None;
+        run_file = RemoveOnDrop(None);
     } else {
         anyhow::ensure!(
             args.database == "sqlite",
             "--database is `sqlite` or a postgres:// URL"
         );
         let cached = data_dir.join(format!("comms-{}.db", params.key()));
+        let took_file = cached.with_extension("db.seconds");
         let generated = if args.regenerate || !cached.exists() {
             println!("generating {} ...", cached.display());
             let t = Instant::now();
             sqlite::generate(&cached, params, &server_bin).await?;
             let took = t.elapsed();
             println!("generated in {:.1} s", took.as_secs_f64());
+            let _ = std::fs::write(&took_file, format!("{:.1}", took.as_secs_f64()));
             format!("generated in {:.1} s", took.as_secs_f64())
         } else {
-            "cached from an earlier run".to_owned()
+            let took = std::fs::read_to_string(&took_file).unwrap_or_else(|_| "?".into());
+            format!("cached (generated in {} s by an earlier run)", took.trim())
         };
         // The server runs on a copy, so W1's inserts never change the cached file.
         let run = data_dir.join(format!("run-{}.db", std::process::id()));
@@ -399,7 +429,7 @@ async fn main() -> anyhow::Result<()> {
         );
         ceiling_target = ceiling::Target::Sqlite(run.clone());
         db_url = sqlite::url(&run);
-        run_file = Some(run);
+        run_file = RemoveOnDrop(Some(run));
     }
 
     // 2. The ceiling, while the server is not running.
@@ -410,7 +440,7 @@ async fn main() -> anyhow::Result<()> {
     let ceiling = ceiling::run(ceiling_target, params, args.ceiling_duration)?;
 
     // 3. The server.
-    let log = data_dir.join("server-stderr.log");
+    let log = data_dir.join("server.log");
     let mut server = server::Server::start(&server_bin, &db_url, &log)?;
     server.wait_healthy(Duration::from_secs(60)).await?;
     let idle_rss = server::status_kib(server.pid(), "VmRSS");
@@ -435,6 +465,7 @@ async fn main() -> anyhow::Result<()> {
             args.warmup,
             args.duration,
             args.seed.wrapping_add(i as u64),
+            is_pg,
         )
         .await;
         println!(
@@ -448,9 +479,7 @@ async fn main() -> anyhow::Result<()> {
     }
     server.stop();
     drop(server);
-    if let Some(run) = &run_file {
-        sqlite::remove_with_sidecars(run);
-    }
+    drop(run_file);
 
     // 5. The report.
     let _ = writeln!(report, "\n## Results\n");
@@ -473,20 +502,34 @@ async fn main() -> anyhow::Result<()> {
             fmt_opt(m.peak_rss_mib, 1)
         );
     }
+    let db_column = if is_pg {
+        " PostgreSQL CPU (cores) |"
+    } else {
+        ""
+    };
     let _ = writeln!(
         report,
-        "\n| query | requests | avg response KiB | server CPU (cores) | client CPU (cores) | peak RSS from |"
+        "\n| query | requests | avg response KiB | server CPU (cores) | client CPU (cores) |{db_column} other processes' CPU (cores) | peak RSS from |"
     );
-    let _ = writeln!(report, "|---|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        report,
+        "|---|---:|---:|---:|---:|{}---:|---|",
+        if is_pg { "---:|" } else { "" }
+    );
     for m in &results {
+        let db = match m.db_cpu {
+            Some(cpu) => format!(" {cpu:.2} |"),
+            None => String::new(),
+        };
         let _ = writeln!(
             report,
-            "| {} | {} | {:.1} | {} | {} | {} |",
+            "| {} | {} | {:.1} | {} | {} |{db} {} | {} |",
             m.name,
             m.requests,
             m.avg_response_bytes / 1024.0,
             fmt_opt(m.server_cpu, 2),
             fmt_opt(m.client_cpu, 2),
+            fmt_opt(m.other_cpu, 2),
             m.rss_method
         );
     }
@@ -498,10 +541,16 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let _ = writeln!(report, "\n## Ceiling\n");
+    let ceiling_cpu = if is_pg {
+        "this process plus all PostgreSQL processes"
+    } else {
+        "this process: the query thread plus sqlx's SQLite worker thread"
+    };
     let _ = writeln!(
         report,
-        "Q1's SQL (`{}`) run in-process by one thread with sqlx, rows mapped and serialised with serde_json (no HTTP, no GraphQL, no count): \
-         **{:.0} queries/s** ({} per CPU-second of this process; avg JSON {:.1} KiB).",
+        "Q1's SQL (`{}`) run in-process by one thread with sqlx, rows mapped and serialised with \
+         serde_json (no HTTP, no GraphQL, no count query): **{:.0} queries/s** on one thread; \
+         {} queries per CPU-second ({ceiling_cpu}); avg JSON {:.1} KiB.",
         ceiling::SQLITE_Q1,
         ceiling.per_second(),
         fmt_opt(ceiling.per_cpu_second(), 0),
@@ -510,13 +559,33 @@ async fn main() -> anyhow::Result<()> {
     if let Some(q1) = results.iter().find(|m| m.name == "Q1") {
         let _ = writeln!(
             report,
-            "\nQ1 req/s ÷ ceiling = {:.0} ÷ {:.0} = **{:.2}**",
+            "\n**Q1 req/s ÷ ceiling = {:.0} ÷ {:.0} = {:.2}**",
             q1.rps,
             ceiling.per_second(),
             q1.rps / ceiling.per_second()
         );
+        let server_cpu = q1.server_cpu.unwrap_or(0.0) + q1.db_cpu.unwrap_or(0.0);
+        if let Some(per_cpu) = ceiling.per_cpu_second().filter(|_| server_cpu > 0.0) {
+            let served = q1.rps / server_cpu;
+            let _ = writeln!(
+                report,
+                "\nPer CPU-second: the server answers {served:.0} Q1 requests per CPU-second it uses{}, \
+                 the ceiling {per_cpu:.0}: the server's cost per request is {:.1}× the ceiling's.",
+                if is_pg { " (with PostgreSQL's)" } else { "" },
+                per_cpu / served
+            );
+        }
     }
     let _ = writeln!(report, "\n## Setup\n");
+    let inherited: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("CRM_") || k == "RUST_LOG")
+        .collect();
+    let settings = if inherited.is_empty() {
+        "default settings (no CRM_* variables set)".to_owned()
+    } else {
+        format!("default settings except {}", inherited.join(", "))
+    };
     let _ = writeln!(
         report,
         "- machine: {nproc} CPUs ({cpu_model}), {mem} RAM, Linux {}",
@@ -533,9 +602,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = writeln!(
         report,
-        "- server: `{}` (release), default settings; idle RSS after start {} MiB",
+        "- server: `{}` (release) on 127.0.0.1, {}; idle RSS after start {} MiB; its log: `{}`",
         server_bin.display(),
-        fmt_opt(idle_rss.map(|k| k as f64 / 1024.0), 1)
+        settings,
+        fmt_opt(idle_rss.map(|k| k as f64 / 1024.0), 1),
+        log.display()
     );
     let _ = writeln!(
         report,

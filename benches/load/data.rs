@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 /// Bump when the generated rows change, so stale cached files are not reused.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]
@@ -293,12 +293,13 @@ const TAGS: &[&str] = &[
     "aufmaß",
 ];
 
-fn text(rng: &mut Rng, words: &[&str], target: usize) -> String {
+/// Words up to `target` bytes; with `prose`, also sentence breaks and paragraphs.
+fn text(rng: &mut Rng, words: &[&str], target: usize, prose: bool) -> String {
     let mut out = String::with_capacity(target + 16);
     while out.len() < target {
         if !out.is_empty() {
             // An occasional sentence break or paragraph, as real messages have.
-            match rng.below(16) {
+            match if prose { rng.below(16) } else { 15 } {
                 0 => out.push_str(".\n\n"),
                 1 | 2 => out.push_str(". "),
                 3 => out.push_str(", "),
@@ -387,11 +388,11 @@ impl Iterator for Comms {
         };
         let subject = (!rng.percent(subject_null)).then(|| {
             let target = rng.between(30, 46) as usize;
-            text(rng, SUBJECT_WORDS, target)
+            text(rng, SUBJECT_WORDS, target, false)
         });
         let body = (!rng.percent(3)).then(|| {
             let target = rng.between(lo, hi) as usize;
-            text(rng, WORDS, target)
+            text(rng, WORDS, target, true)
         });
         let cust = customer_id(customer);
         let attachments_n = match rng.below(100) {

@@ -32,21 +32,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `<server> serve --bind 127.0.0.1:<free port>`. Its request log (stdout) goes to
-    /// /dev/null; stderr goes to `log`.
+    /// Starts `<server> serve --bind 127.0.0.1:<free port>`; its output (the request log
+    /// included) goes to the file `log`.
     pub fn start(server: &Path, url: &str, log: &Path) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log_file = std::fs::File::create(log)?;
         let child = Command::new(server)
             .arg("serve")
             .arg("--bind")
             .arg(addr.to_string())
             .env("DATABASE_URL", url)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?)
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
             .spawn()
             .with_context(|| format!("start {}", server.display()))?;
         Ok(Self { child, addr })
@@ -127,4 +128,39 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds all processes on the machine have used (from `/proc/stat`).
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<f64> = cpu
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy: f64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Some(busy / 100.0)
+}
+
+/// CPU seconds used by all processes named `postgres` (the PostgreSQL server's backends).
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .filter_map(|pid| cpu_seconds(Some(pid)))
+        .sum()
 }

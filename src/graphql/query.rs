@@ -1,7 +1,7 @@
 //! Query root.
 
 use super::types::{Comm, CommDirection, CommList, CommType, Media, MediaDirection, MediaList};
-use crate::service::{CommFilter, MediaFilter, Page, Service};
+use crate::service::{CommColumns, CommFilter, MediaFilter, Page, Service, Want};
 use async_graphql::{Context, ID, Object, Result};
 
 pub struct QueryRoot;
@@ -24,14 +24,29 @@ impl QueryRoot {
             limit: limit.into(),
             offset: offset.into(),
         };
-        ctx.data::<Service>()?.check_page(page)?;
+        let filter = CommFilter {
+            customer_id,
+            comm_type: comm_type.map(Into::into),
+            direction: direction.map(Into::into),
+        };
+        // Only what the selection asks for: rows, total, and large columns.
+        let selected = ctx.look_ahead();
+        let entries = selected.field("entries");
+        let columns = CommColumns {
+            body: entries.field("body").exists(),
+            attachments: entries.field("attachments").exists(),
+        };
+        let want = Want {
+            rows: entries.exists(),
+            total: selected.field("total").exists(),
+        };
+        let listing = ctx
+            .data::<Service>()?
+            .list_comms(&filter, page, columns, want)
+            .await?;
         Ok(CommList {
-            filter: CommFilter {
-                customer_id,
-                comm_type: comm_type.map(Into::into),
-                direction: direction.map(Into::into),
-            },
-            page,
+            entries: listing.rows.into_iter().map(Comm).collect(),
+            total: listing.total,
         })
     }
 
@@ -56,14 +71,23 @@ impl QueryRoot {
             limit: limit.into(),
             offset: offset.into(),
         };
-        ctx.data::<Service>()?.check_page(page)?;
+        let filter = MediaFilter {
+            customer_id,
+            order_id,
+            direction: direction.map(Into::into),
+        };
+        let selected = ctx.look_ahead();
+        let want = Want {
+            rows: selected.field("items").exists(),
+            total: selected.field("total").exists(),
+        };
+        let listing = ctx
+            .data::<Service>()?
+            .list_media(&filter, page, want)
+            .await?;
         Ok(MediaList {
-            filter: MediaFilter {
-                customer_id,
-                order_id,
-                direction: direction.map(Into::into),
-            },
-            page,
+            items: listing.rows.into_iter().map(Media).collect(),
+            total: listing.total,
         })
     }
 

@@ -1,9 +1,8 @@
 //! GraphQL object, input and enum types, and their conversions to the service's types.
 
 use super::scalars::DateTime;
-use crate::service::{self, CommFilter, MediaFilter, Page, Service};
-use crate::store::CommColumns;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use crate::service;
+use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
 use entity::{comm, media};
 
 /// Channel of a communication.
@@ -106,29 +105,19 @@ impl Comm {
 
 /// A page of a customer's communications, newest first.
 pub struct CommList {
-    pub filter: CommFilter,
-    pub page: Page,
+    pub entries: Vec<Comm>,
+    pub total: Option<u64>,
 }
 
 #[Object]
 impl CommList {
     /// The communications of this page.
-    async fn entries(&self, ctx: &Context<'_>) -> Result<Vec<Comm>> {
-        // Read the large columns only when the selection asks for them.
-        let selected = ctx.look_ahead();
-        let columns = CommColumns {
-            body: selected.field("body").exists(),
-            attachments: selected.field("attachments").exists(),
-        };
-        let rows = ctx
-            .data::<Service>()?
-            .list_comms(&self.filter, self.page, columns)
-            .await?;
-        Ok(rows.into_iter().map(Comm).collect())
+    async fn entries(&self) -> &[Comm] {
+        &self.entries
     }
     /// Number of all matching communications, not just this page.
-    async fn total(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Service>()?.count_comms(&self.filter).await? as i64)
+    async fn total(&self) -> i64 {
+        self.total.unwrap_or_default() as i64
     }
 }
 
@@ -173,23 +162,19 @@ impl Media {
 
 /// A page of media, newest first.
 pub struct MediaList {
-    pub filter: MediaFilter,
-    pub page: Page,
+    pub items: Vec<Media>,
+    pub total: Option<u64>,
 }
 
 #[Object]
 impl MediaList {
     /// The media of this page.
-    async fn items(&self, ctx: &Context<'_>) -> Result<Vec<Media>> {
-        let rows = ctx
-            .data::<Service>()?
-            .list_media(&self.filter, self.page)
-            .await?;
-        Ok(rows.into_iter().map(Media).collect())
+    async fn items(&self) -> &[Media] {
+        &self.items
     }
     /// Number of all matching media, not just this page.
-    async fn total(&self, ctx: &Context<'_>) -> Result<i64> {
-        Ok(ctx.data::<Service>()?.count_media(&self.filter).await? as i64)
+    async fn total(&self) -> i64 {
+        self.total.unwrap_or_default() as i64
     }
 }
 

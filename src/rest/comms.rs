@@ -5,7 +5,7 @@ use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{CommCreateBody, CommListOut, CommOut, CommUpdateBody};
 use crate::http::{AppState, Caller};
-use crate::service::{CommFilter, Page};
+use crate::service::{CommColumns, CommFilter, Page, Want};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -40,16 +40,14 @@ pub async fn list(
         limit: q.integer("limit", 100)?,
         offset: q.integer("offset", 0)?,
     };
-    let service = &state.service;
-    let query_err = |e| ApiError::from_service(e, "query");
-    let entries = service
-        .list_comms(&filter, page, crate::store::CommColumns::ALL)
+    let listing = state
+        .service
+        .list_comms(&filter, page, CommColumns::ALL, Want::BOTH)
         .await
-        .map_err(query_err)?;
-    let total = service.count_comms(&filter).await.map_err(query_err)?;
+        .map_err(|e| ApiError::from_service(e, "query"))?;
     Ok(Json(CommListOut {
-        entries: entries.into_iter().map(Into::into).collect(),
-        total,
+        entries: listing.rows.into_iter().map(Into::into).collect(),
+        total: listing.total.unwrap_or_default(),
     }))
 }
 

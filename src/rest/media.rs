@@ -5,7 +5,7 @@ use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{MediaCreateBody, MediaListOut, MediaOut};
 use crate::http::{AppState, Caller};
-use crate::service::{MediaFilter, Page};
+use crate::service::{MediaFilter, Page, Want};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -40,13 +40,14 @@ pub async fn list(
         limit: q.integer("limit", 100)?,
         offset: q.integer("offset", 0)?,
     };
-    let service = &state.service;
-    let query_err = |e| ApiError::from_service(e, "query");
-    let items = service.list_media(&filter, page).await.map_err(query_err)?;
-    let total = service.count_media(&filter).await.map_err(query_err)?;
+    let listing = state
+        .service
+        .list_media(&filter, page, Want::BOTH)
+        .await
+        .map_err(|e| ApiError::from_service(e, "query"))?;
     Ok(Json(MediaListOut {
-        items: items.into_iter().map(Into::into).collect(),
-        total,
+        items: listing.rows.into_iter().map(Into::into).collect(),
+        total: listing.total.unwrap_or_default(),
     }))
 }
 

@@ -1,6 +1,6 @@
 //! Communications log: list, get, create, update, delete.
 
-use super::{Page, Service, time, validate};
+use super::{Listing, Page, Service, Want, time, validate};
 use crate::ServiceError;
 use crate::store::CommColumns;
 use chrono::{DateTime, Utc};
@@ -64,21 +64,23 @@ fn validate_new(input: &NewComm) -> Result<()> {
 }
 
 impl Service {
-    /// Newest first by `occurred_at`, ties by `id` (descending). Columns left out of
-    /// `columns` come back empty.
+    /// A page of a customer's comms, newest first by `occurred_at` (ties by `id`), and/or the
+    /// number of all matches. Columns left out of `columns` come back empty.
     pub async fn list_comms(
         &self,
         filter: &CommFilter,
         page: Page,
         columns: CommColumns,
-    ) -> Result<Vec<comm::Model>> {
-        validate::page(page.limit, page.offset)?;
-        Ok(self.store().list_comms(filter, page, columns).await?)
-    }
-
-    /// Number of comms matching `filter`, regardless of paging.
-    pub async fn count_comms(&self, filter: &CommFilter) -> Result<u64> {
-        Ok(self.store().count_comms(filter).await?)
+        want: Want,
+    ) -> Result<Listing<comm::Model>> {
+        let store = self.store();
+        self.listing(
+            page,
+            want,
+            store.list_comms(filter, page, columns),
+            store.count_comms(filter),
+        )
+        .await
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>> {

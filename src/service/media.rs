@@ -1,6 +1,6 @@
 //! Media metadata: list, get, create, delete.
 
-use super::{Page, Service, time, validate};
+use super::{Listing, Page, Service, Want, time, validate};
 use crate::ServiceError;
 use entity::{MediaDirection, Tags, media};
 
@@ -47,15 +47,22 @@ fn validate_new(input: &NewMedia) -> Result<()> {
 }
 
 impl Service {
-    /// Newest first by `created_at`, ties by `id` (descending).
-    pub async fn list_media(&self, filter: &MediaFilter, page: Page) -> Result<Vec<media::Model>> {
-        validate::page(page.limit, page.offset)?;
-        Ok(self.store().list_media(filter, page).await?)
-    }
-
-    /// Number of media matching `filter`, regardless of paging.
-    pub async fn count_media(&self, filter: &MediaFilter) -> Result<u64> {
-        Ok(self.store().count_media(filter).await?)
+    /// A page of media, newest first by `created_at` (ties by `id`), and/or the number of
+    /// all matches.
+    pub async fn list_media(
+        &self,
+        filter: &MediaFilter,
+        page: Page,
+        want: Want,
+    ) -> Result<Listing<media::Model>> {
+        let store = self.store();
+        self.listing(
+            page,
+            want,
+            store.list_media(filter, page),
+            store.count_media(filter),
+        )
+        .await
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>> {

@@ -8,6 +8,7 @@ pub mod validate;
 
 use crate::store::Store;
 
+pub use crate::store::CommColumns;
 pub use comms::{CommFilter, CommPatch, NewComm};
 pub use media::{MediaFilter, NewMedia};
 
@@ -27,6 +28,33 @@ impl Default for Page {
     }
 }
 
+/// What a list call should produce: the page's rows, the number of all matches, or both.
+#[derive(Debug, Clone, Copy)]
+pub struct Want {
+    pub rows: bool,
+    pub total: bool,
+}
+
+impl Want {
+    pub const BOTH: Self = Self {
+        rows: true,
+        total: true,
+    };
+}
+
+/// A page of rows and, when asked for, the number of all matches.
+#[derive(Debug)]
+pub struct Listing<T> {
+    pub rows: Vec<T>,
+    pub total: Option<u64>,
+}
+
+/// A page that is not full (and not past the end) tells the total without counting.
+fn total_from_page(page: Page, rows: usize) -> Option<u64> {
+    let short = (rows as i64) < page.limit;
+    (short && (rows > 0 || page.offset == 0)).then(|| page.offset as u64 + rows as u64)
+}
+
 /// Entry point to every operation; cheap to clone.
 #[derive(Clone)]
 pub struct Service {
@@ -44,8 +72,48 @@ impl Service {
 }
 
 impl Service {
-    /// Rejects a page outside `limit` 1..=500, `offset` ≥ 0.
-    pub fn check_page(&self, page: Page) -> Result<(), crate::ServiceError> {
-        validate::page(page.limit, page.offset)
+    /// Runs the row query when `want.rows` and the count when `want.total` and the page
+    /// cannot tell it.
+    async fn listing<T, R, C>(
+        &self,
+        page: Page,
+        want: Want,
+        rows: R,
+        count: C,
+    ) -> Result<Listing<T>, crate::ServiceError>
+    where
+        R: std::future::Future<Output = Result<Vec<T>, sea_orm::DbErr>>,
+        C: std::future::Future<Output = Result<u64, sea_orm::DbErr>>,
+    {
+        validate::page(page.limit, page.offset)?;
+        let rows = if want.rows { rows.await? } else { Vec::new() };
+        let total = match (want.total, want.rows) {
+            (false, _) => None,
+            (true, true) => match total_from_page(page, rows.len()) {
+                Some(total) => Some(total),
+                None => Some(count.await?),
+            },
+            (true, false) => Some(count.await?),
+        };
+        Ok(Listing { rows, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Page, total_from_page};
+
+    #[test]
+    fn totals_from_short_pages() {
+        let page = |limit, offset| Page { limit, offset };
+        assert_eq!(total_from_page(page(100, 0), 7), Some(7));
+        assert_eq!(total_from_page(page(100, 0), 0), Some(0));
+        assert_eq!(total_from_page(page(10, 20), 3), Some(23));
+        assert_eq!(
+            total_from_page(page(10, 20), 0),
+            None,
+            "past the end: count"
+        );
+        assert_eq!(total_from_page(page(10, 0), 10), None, "full page: count");
     }
 }

@@ -93,15 +93,7 @@ async fn expensive_documents_are_refused() {
         .gql("{ __schema { queryType { name } } }", json!({}))
         .await;
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.health().await, 200);
     app.stop().await;
 
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
@@ -297,15 +289,7 @@ async fn slow_requests_time_out_and_overload_is_shed() {
         .gql("{ comms(customerId: \"c\") { total } }", json!({}))
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.health().await, 200);
     app.stop().await;
 }
 

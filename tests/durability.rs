@@ -289,15 +289,7 @@ async fn full_disk_is_reported_and_recovered() {
         .data("{ comms(customerId: \"full\") { total } }", json!({}))
         .await;
     assert_eq!(listed["comms"]["total"], acked);
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.health().await, 200);
     // Space returns.
     let grown = Command::new("mount")
         .args(["-o", "remount,size=16m"])

@@ -23,16 +23,8 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json")
-                || mime.eq_ignore_ascii_case("application/graphql-response+json")
-        });
-    if !is_json {
+    let accepted = ["application/json", "application/graphql-response+json"];
+    if !super::content_type_is(&headers, &accepted) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",

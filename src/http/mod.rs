@@ -69,6 +69,15 @@ pub fn router(state: AppState, config: &AppConfig) -> Router {
     layers::apply(app, &config.server)
 }
 
+/// Whether the request's `Content-Type` (ignoring parameters) is one of `accepted`.
+pub fn content_type_is(headers: &axum::http::HeaderMap, accepted: &[&str]) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| accepted.iter().any(|a| mime.trim().eq_ignore_ascii_case(a)))
+}
+
 /// 200 when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.service.store().ping()).await;

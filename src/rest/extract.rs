@@ -2,7 +2,6 @@
 
 use super::ApiError;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -13,13 +12,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
+        if !crate::http::content_type_is(req.headers(), &["application/json"]) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = axum::body::Bytes::from_request(req, state)

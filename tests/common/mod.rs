@@ -191,6 +191,17 @@ impl TestApp {
         db
     }
 
+    /// The status of `GET /healthz`.
+    pub async fn health(&self) -> u16 {
+        let res = self
+            .client
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
+        res.status().as_u16()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -2,7 +2,7 @@
 //! migrations safely when several replicas start at once.
 
 use crate::config::{DbConfig, SqliteSynchronous};
-use crate::store::{Store, Writer};
+use crate::store::{Reader, SqliteReader, Store, Writer};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Sync};
 use sea_orm::{
@@ -60,32 +60,49 @@ pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbE
     Database::connect(opts).await
 }
 
-/// Default read pool size per backend.
+/// Default read pool size per backend. SQLite reads run on blocking threads that compete for
+/// the cores; 4 answered more timelines per second than 8 and use less memory
+/// (`docs/performance.md`).
 fn default_max_connections(cfg: &DbConfig) -> u32 {
     cfg.db_max_connections
-        .unwrap_or(if cfg.is_sqlite() { 8 } else { 16 })
+        .unwrap_or(if cfg.is_sqlite() { 4 } else { 16 })
 }
 
 /// Connects, checks the SQLite pragmas, and starts the writer. Migrations must have run.
 pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::JoinHandle<()>)> {
-    let read = connect(cfg, default_max_connections(cfg)).await?;
-    let write = connect(cfg, 1).await?;
-    if write.get_database_backend() == DatabaseBackend::Sqlite {
-        check_sqlite_pragmas(&write, cfg).await?;
+    if cfg.is_sqlite() {
+        let write = open_sqlite_writer(cfg)?;
+        let read = Reader::Sqlite(SqliteReader::open(
+            &cfg.database_url,
+            default_max_connections(cfg),
+            Duration::from_millis(cfg.sqlite_busy_timeout_ms),
+        )?);
+        let (writer, task) = Writer::spawn_sqlite(write);
+        return Ok((Store::new(read, writer), task));
     }
+    let write = connect(cfg, 1).await?;
+    let read = Reader::Pool(connect(cfg, default_max_connections(cfg)).await?);
     let (writer, task) = Writer::spawn(write);
     Ok((Store::new(read, writer), task))
 }
 
-/// Asserts WAL and the configured `synchronous` level took effect.
-async fn check_sqlite_pragmas(db: &DatabaseConnection, cfg: &DbConfig) -> anyhow::Result<()> {
-    let journal: String = pragma(db, "journal_mode").await?;
-    let synchronous: i64 = pragma(db, "synchronous").await?;
-    let busy: i64 = pragma(db, "busy_timeout").await?;
+/// The SQLite writer's connection: WAL, the configured `synchronous`, busy timeout; checked.
+fn open_sqlite_writer(cfg: &DbConfig) -> anyhow::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let path = crate::store::sqlite_path(&cfg.database_url)?;
+    let conn = rusqlite::Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))?;
     let expected = match cfg.sqlite_synchronous {
         SqliteSynchronous::Full => 2,
         SqliteSynchronous::Normal => 1,
     };
+    let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    conn.pragma_update(None, "synchronous", expected)?;
+    let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+    let busy: i64 = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
     anyhow::ensure!(
         journal.eq_ignore_ascii_case("wal"),
         "SQLite journal_mode is {journal}, expected wal"
@@ -100,18 +117,7 @@ async fn check_sqlite_pragmas(db: &DatabaseConnection, cfg: &DbConfig) -> anyhow
         busy_timeout_ms = busy,
         "SQLite pragmas"
     );
-    Ok(())
-}
-
-async fn pragma<T: sea_orm::TryGetable>(db: &DatabaseConnection, name: &str) -> anyhow::Result<T> {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            DatabaseBackend::Sqlite,
-            format!("PRAGMA {name}"),
-        ))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("PRAGMA {name} returned nothing"))?;
-    Ok(row.try_get_by_index(0)?)
+    Ok(conn)
 }
 
 /// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes

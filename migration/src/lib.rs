@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_crm_tables;
 mod m20261125_000002_index_comm_filters;
+mod m20261125_000003_comm_timeline_index;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_crm_tables::Migration),
             Box::new(m20261125_000002_index_comm_filters::Migration),
+            Box::new(m20261125_000003_comm_timeline_index::Migration),
         ]
     }
 }

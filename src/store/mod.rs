@@ -2,36 +2,58 @@
 //! [`writer::Writer`]. Knows the SQL dialect differences; nothing above it does.
 
 mod reads;
+mod sqlite_reader;
 pub mod writer;
 
 pub use reads::CommColumns;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
+pub use sqlite_reader::{SqliteReader, sqlite_path};
+use std::sync::Arc;
 pub use writer::{WriteOp, Writer};
 
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    read: DatabaseConnection,
+    read: Reader,
+    backend: DatabaseBackend,
     writer: Writer,
 }
 
+/// Where reads go: SQLite files are read through [`SqliteReader`], the servers through a
+/// SeaORM pool.
+#[derive(Clone)]
+pub enum Reader {
+    Sqlite(Arc<SqliteReader>),
+    Pool(DatabaseConnection),
+}
+
 impl Store {
-    pub fn new(read: DatabaseConnection, writer: Writer) -> Self {
-        Self { read, writer }
+    pub fn new(read: Reader, writer: Writer) -> Self {
+        let backend = match &read {
+            Reader::Sqlite(_) => DatabaseBackend::Sqlite,
+            Reader::Pool(db) => db.get_database_backend(),
+        };
+        Self {
+            read,
+            backend,
+            writer,
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
-        self.read.get_database_backend()
+        self.backend
     }
 
-    /// The read pool (also used by health checks and tests).
-    pub fn read_pool(&self) -> &DatabaseConnection {
+    fn reader(&self) -> &Reader {
         &self.read
     }
 
     /// `Ok` when the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.read.ping().await
+        match &self.read {
+            Reader::Sqlite(lite) => lite.ping().await,
+            Reader::Pool(db) => db.ping().await,
+        }
     }
 
     async fn write(&self, op: WriteOp) -> Result<u64, DbErr> {

@@ -1,11 +1,12 @@
 //! Read queries.
 
-use super::Store;
+use super::sqlite_reader::{self, SqliteReader};
+use super::{Reader, Store};
 use crate::service::{CommFilter, MediaFilter, Page};
 use entity::{comm, media};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
@@ -13,8 +14,9 @@ use sea_orm::{
 ///
 /// On PostgreSQL and MySQL `time` is a native timestamp. On SQLite it is TEXT that may have been
 /// written by the seed's Python backend in several ISO-8601 shapes (`…Z`, `…+02:00`, naive, with
-/// or without a fraction), so the order key is the parsed instant (millisecond resolution),
-/// then the text (sub-millisecond digits), then the id.
+/// or without a fraction), so the order key is the parsed instant (`julianday`, millisecond
+/// resolution), then the text (sub-millisecond digits), then the id. The comms' covering index
+/// `idx_crm_comms_log_timeline` has exactly this key, so a timeline needs no sort.
 fn newest_first<E: EntityTrait>(
     query: Select<E>,
     backend: DatabaseBackend,
@@ -23,7 +25,7 @@ fn newest_first<E: EntityTrait>(
 ) -> Select<E> {
     let query = match backend {
         DatabaseBackend::Sqlite => query.order_by(
-            Expr::cust_with_exprs("unixepoch(?, 'subsec')", [Expr::col(time)]),
+            Expr::cust_with_exprs("julianday(?)", [Expr::col(time)]),
             Order::Desc,
         ),
         _ => query,
@@ -70,30 +72,21 @@ impl CommColumns {
     };
 }
 
+/// Every column in the entity's order (the SQLite reader decodes by position); a large column
+/// the caller does not need is read as NULL.
 fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::Entity> {
     use comm::Column as C;
-    if columns.body && columns.attachments {
-        return query;
-    }
-    let mut query = query.select_only().columns([
-        C::Id,
-        C::CustomerId,
-        C::CommType,
-        C::Direction,
-        C::Subject,
-        C::ExtMessageId,
-        C::LoggedBy,
-        C::OccurredAt,
-        C::CreatedAt,
-    ]);
-    for (needed, column, name) in [
-        (columns.body, C::Body, "body"),
-        (columns.attachments, C::Attachments, "attachments"),
-    ] {
-        query = if needed {
-            query.column(column)
+    let mut query = query.select_only();
+    for column in C::iter() {
+        let skipped = match column {
+            C::Body => !columns.body,
+            C::Attachments => !columns.attachments,
+            _ => false,
+        };
+        query = if skipped {
+            query.column_as(Expr::cust("NULL"), sea_orm::IdenStatic::as_str(&column))
         } else {
-            query.column_as(Expr::cust("NULL"), name)
+            query.column(column)
         };
     }
     query
@@ -106,26 +99,36 @@ impl Store {
         page: Page,
         columns: CommColumns,
     ) -> Result<Vec<comm::Model>, DbErr> {
-        newest_first(
+        let query = newest_first(
             project(comm_query(filter), columns),
             self.backend(),
             comm::Column::OccurredAt,
             comm::Column::Id,
         )
         .limit(page.limit as u64)
-        .offset(page.offset as u64)
-        .all(self.read_pool())
-        .await
+        .offset(page.offset as u64);
+        match self.reader() {
+            Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::comm_row).await,
+            Reader::Pool(db) => query.all(db).await,
+        }
     }
 
     pub async fn count_comms(&self, filter: &CommFilter) -> Result<u64, DbErr> {
-        comm_query(filter).count(self.read_pool()).await
+        match self.reader() {
+            Reader::Sqlite(lite) => self.count_sqlite(lite, comm_query(filter)).await,
+            Reader::Pool(db) => comm_query(filter).count(db).await,
+        }
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, DbErr> {
-        comm::Entity::find_by_id(id.to_owned())
-            .one(self.read_pool())
-            .await
+        let query = comm::Entity::find_by_id(id.to_owned()).limit(1);
+        match self.reader() {
+            Reader::Sqlite(lite) => Ok(lite
+                .all(self.sql(query), sqlite_reader::comm_row)
+                .await?
+                .pop()),
+            Reader::Pool(db) => query.one(db).await,
+        }
     }
 
     pub async fn list_media(
@@ -133,25 +136,51 @@ impl Store {
         filter: &MediaFilter,
         page: Page,
     ) -> Result<Vec<media::Model>, DbErr> {
-        newest_first(
+        let query = newest_first(
             media_query(filter),
             self.backend(),
             media::Column::CreatedAt,
             media::Column::Id,
         )
         .limit(page.limit as u64)
-        .offset(page.offset as u64)
-        .all(self.read_pool())
-        .await
+        .offset(page.offset as u64);
+        match self.reader() {
+            Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::media_row).await,
+            Reader::Pool(db) => query.all(db).await,
+        }
     }
 
     pub async fn count_media(&self, filter: &MediaFilter) -> Result<u64, DbErr> {
-        media_query(filter).count(self.read_pool()).await
+        match self.reader() {
+            Reader::Sqlite(lite) => self.count_sqlite(lite, media_query(filter)).await,
+            Reader::Pool(db) => media_query(filter).count(db).await,
+        }
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, DbErr> {
-        media::Entity::find_by_id(id.to_owned())
-            .one(self.read_pool())
-            .await
+        let query = media::Entity::find_by_id(id.to_owned()).limit(1);
+        match self.reader() {
+            Reader::Sqlite(lite) => Ok(lite
+                .all(self.sql(query), sqlite_reader::media_row)
+                .await?
+                .pop()),
+            Reader::Pool(db) => query.one(db).await,
+        }
+    }
+
+    fn sql<E: EntityTrait>(&self, query: Select<E>) -> sea_orm::Statement {
+        query.build(self.backend())
+    }
+
+    async fn count_sqlite<E: EntityTrait>(
+        &self,
+        lite: &std::sync::Arc<SqliteReader>,
+        query: Select<E>,
+    ) -> Result<u64, DbErr> {
+        let query = query
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "num_items");
+        let counted = lite.all(self.sql(query), sqlite_reader::count_row).await?;
+        Ok(counted.first().copied().unwrap_or(0))
     }
 }

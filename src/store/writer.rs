@@ -50,6 +50,15 @@ impl Writer {
         (Self { tx }, task)
     }
 
+    /// Starts the SQLite writer: a blocking thread that owns `conn` and runs each batch
+    /// through the SQLite library directly (one prepared statement per kind of write, no
+    /// async hand-off per statement).
+    pub fn spawn_sqlite(conn: rusqlite::Connection) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let task = tokio::task::spawn_blocking(move || run_sqlite(&conn, rx));
+        (Self { tx }, task)
+    }
+
     /// Applies `op` and returns the number of rows it affected, once committed.
     pub async fn write(&self, op: WriteOp) -> Result<u64, DbErr> {
         let (reply, answer) = oneshot::channel();
@@ -94,6 +103,61 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+fn run_sqlite(conn: &rusqlite::Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
+        match apply_sqlite(conn, &ops) {
+            Ok(counts) => {
+                for (job, count) in batch.drain(..).zip(counts) {
+                    let _ = job.reply.send(Ok(count));
+                }
+            }
+            Err(err) if batch.len() > 1 => {
+                tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
+                for job in batch.drain(..) {
+                    let result = apply_sqlite(conn, &[&job.op]).map(|counts| counts[0]);
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(err) => {
+                if let Some(job) = batch.pop() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+        }
+    }
+}
+
+/// One batch in one `BEGIN IMMEDIATE` transaction; rolled back on any error.
+fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+    let run = || -> rusqlite::Result<Vec<u64>> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut counts = Vec::with_capacity(ops.len());
+        for op in ops {
+            let stmt = statement(op, DatabaseBackend::Sqlite);
+            let mut prepared = conn.prepare_cached(&stmt.sql)?;
+            super::sqlite_reader::bind(&mut prepared, &stmt)?;
+            counts.push(prepared.raw_execute()? as u64);
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(counts)
+    };
+    run().map_err(|err| {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        DbErr::Custom(format!("SQLite write failed: {err}"))
+    })
 }
 
 async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {

@@ -1,0 +1,326 @@
+//! SQLite reads straight through the SQLite C library (rusqlite), on blocking threads.
+//!
+//! The queries are the same SeaQuery statements the other backends run; only their execution
+//! differs. sqlx's SQLite driver hands every row from its worker thread to the async task over
+//! a channel; for a 100-row timeline that hand-off cost more CPU than the query itself
+//! (see `docs/performance.md`). Here a whole query runs on one blocking thread with a
+//! read-only connection and returns decoded rows at once.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
+use entity::{comm, media};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, Row};
+use sea_orm::{ActiveEnum, DbErr, Statement, Value};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// A fixed set of read-only connections to one SQLite file.
+pub struct SqliteReader {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl SqliteReader {
+    /// Opens `max` read-only connections to the file named by a `sqlite:` URL. The file must
+    /// exist (the writer and migrations create it first).
+    pub fn open(url: &str, max: u32, busy_timeout: Duration) -> anyhow::Result<Arc<Self>> {
+        let path = sqlite_path(url)?;
+        let reader = Self {
+            path,
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(max.max(1) as usize),
+        };
+        let conns = (0..max.max(1))
+            .map(|_| reader.connect())
+            .collect::<Result<Vec<_>, _>>()?;
+        *reader.idle.lock().expect("reader pool lock") = conns;
+        Ok(Arc::new(reader))
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    /// Runs `work` with a connection on a blocking thread. At most `max` run at once; others
+    /// wait their turn.
+    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, DbErr>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed))?;
+        let this = Arc::clone(self);
+        let result = tokio::task::spawn_blocking(move || {
+            let pooled = this.idle.lock().expect("reader pool lock").pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => this.connect()?,
+            };
+            let result = work(&conn);
+            this.idle.lock().expect("reader pool lock").push(conn);
+            result
+        })
+        .await;
+        drop(permit);
+        match result {
+            Ok(rows) => rows.map_err(query_error),
+            Err(join) => Err(DbErr::Custom(format!("SQLite read task failed: {join}"))),
+        }
+    }
+
+    /// All rows of `stmt`, each decoded by `decode`.
+    pub async fn all<T, D>(self: &Arc<Self>, stmt: Statement, decode: D) -> Result<Vec<T>, DbErr>
+    where
+        T: Send + 'static,
+        D: Fn(&Row<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let mut prepared = conn.prepare_cached(&stmt.sql)?;
+            bind(&mut prepared, &stmt)?;
+            let mut rows = prepared.raw_query();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(decode(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `Ok` when a trivial query answers.
+    pub async fn ping(self: &Arc<Self>) -> Result<(), DbErr> {
+        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}
+
+/// The file name in a `sqlite:` URL (`sqlite://crm.db?mode=rwc`, `sqlite:crm.db`).
+pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+    anyhow::ensure!(
+        !url.contains(":memory:") && !url.contains("mode=memory"),
+        "an in-memory SQLite database cannot be shared by the server's connections; use a file"
+    );
+    let options = SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename();
+    anyhow::ensure!(
+        !path.as_os_str().is_empty(),
+        "an in-memory SQLite database cannot be shared by the server's connections; use a file"
+    );
+    Ok(path.to_path_buf())
+}
+
+/// Binds a SeaQuery statement's values (the kinds crm-comms uses) to a prepared statement.
+pub(super) fn bind(
+    prepared: &mut rusqlite::Statement<'_>,
+    stmt: &Statement,
+) -> rusqlite::Result<()> {
+    let Some(values) = &stmt.values else {
+        return Ok(());
+    };
+    for (i, value) in values.0.iter().enumerate() {
+        let out = match value {
+            Value::String(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bool(Some(b)) => ToSqlOutput::from(*b),
+            Value::Int(Some(n)) => ToSqlOutput::from(*n),
+            Value::BigInt(Some(n)) => ToSqlOutput::from(*n),
+            Value::Unsigned(Some(n)) => ToSqlOutput::from(*n),
+            Value::BigUnsigned(Some(n)) => ToSqlOutput::from(
+                i64::try_from(*n).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+            ),
+            Value::String(None)
+            | Value::Bool(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::Unsigned(None)
+            | Value::BigUnsigned(None) => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            other => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("unsupported bind value {other:?}").into(),
+                ));
+            }
+        };
+        prepared.raw_bind_parameter(i + 1, out)?;
+    }
+    Ok(())
+}
+
+fn query_error(err: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("SQLite read failed: {err}"))
+}
+
+fn decode_error(column: &str, err: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("column {column}: {err}").into(),
+    )
+}
+
+/// A stored instant. The fast path is RFC 3339 (what crm-comms writes); the fallbacks accept
+/// the shapes the seed's Python backend may have written, exactly as sqlx's SQLite driver did
+/// (naive = UTC).
+pub fn stored_instant(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    const FORMATS: [&str; 12] = [
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    FORMATS.iter().find_map(|format| {
+        DateTime::parse_from_str(text, format)
+            .ok()
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(text, format)
+                    .ok()
+                    .map(|naive| Utc.fix().from_utc_datetime(&naive))
+            })
+            .map(|t: DateTime<FixedOffset>| t.with_timezone(&Utc))
+    })
+}
+
+fn text<'r>(row: &'r Row<'_>, idx: usize, column: &str) -> rusqlite::Result<Option<&'r str>> {
+    match row.get_ref(idx)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| decode_error(column, e)),
+        other => Err(decode_error(
+            column,
+            format!("expected TEXT, found {:?}", other.data_type()),
+        )),
+    }
+}
+
+fn required<'r>(row: &'r Row<'_>, idx: usize, column: &str) -> rusqlite::Result<&'r str> {
+    text(row, idx, column)?.ok_or_else(|| decode_error(column, "unexpected NULL"))
+}
+
+fn owned(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Result<Option<String>> {
+    Ok(text(row, idx, column)?.map(str::to_owned))
+}
+
+fn instant(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let raw = required(row, idx, column)?;
+    stored_instant(raw).ok_or_else(|| decode_error(column, format!("invalid datetime: {raw}")))
+}
+
+fn enumerated<E: ActiveEnum<Value = String>>(
+    row: &Row<'_>,
+    idx: usize,
+    column: &str,
+) -> rusqlite::Result<Option<E>> {
+    text(row, idx, column)?
+        .map(|raw| E::try_from_value(&raw.to_owned()).map_err(|e| decode_error(column, e)))
+        .transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+    column: &str,
+) -> rusqlite::Result<Option<T>> {
+    text(row, idx, column)?
+        .map(|raw| serde_json::from_str(raw).map_err(|e| decode_error(column, e)))
+        .transpose()
+}
+
+/// Decodes a `crm_comms_log` row selected with [`comm::Column`]'s order (the projection keeps
+/// that order, reading skipped large columns as NULL).
+pub fn comm_row(row: &Row<'_>) -> rusqlite::Result<comm::Model> {
+    Ok(comm::Model {
+        id: required(row, 0, "id")?.to_owned(),
+        customer_id: required(row, 1, "customer_id")?.to_owned(),
+        comm_type: enumerated(row, 2, "type")?.ok_or_else(|| decode_error("type", "NULL"))?,
+        direction: enumerated(row, 3, "direction")?
+            .ok_or_else(|| decode_error("direction", "NULL"))?,
+        subject: owned(row, 4, "subject")?,
+        body: owned(row, 5, "body")?,
+        attachments: json(row, 6, "attachments")?,
+        ext_message_id: owned(row, 7, "ext_message_id")?,
+        logged_by: owned(row, 8, "logged_by")?,
+        occurred_at: instant(row, 9, "occurred_at")?,
+        created_at: instant(row, 10, "created_at")?,
+    })
+}
+
+/// Decodes a `crm_media` row selected with [`media::Column`]'s order.
+pub fn media_row(row: &Row<'_>) -> rusqlite::Result<media::Model> {
+    Ok(media::Model {
+        id: required(row, 0, "id")?.to_owned(),
+        customer_id: owned(row, 1, "customer_id")?,
+        order_id: owned(row, 2, "order_id")?,
+        filename: required(row, 3, "filename")?.to_owned(),
+        nextcloud_path: required(row, 4, "nextcloud_path")?.to_owned(),
+        mime_type: owned(row, 5, "mime_type")?,
+        direction: enumerated(row, 6, "direction")?,
+        tags: json(row, 7, "tags")?,
+        uploaded_by: owned(row, 8, "uploaded_by")?,
+        created_at: instant(row, 9, "created_at")?,
+    })
+}
+
+/// Decodes a single integer (a `COUNT(*)`).
+pub fn count_row(row: &Row<'_>) -> rusqlite::Result<u64> {
+    let n: i64 = row.get(0)?;
+    Ok(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_instants_in_every_seed_shape() {
+        let expect = "2026-11-24T00:47:39.123456Z";
+        for text in [
+            "2026-11-24T00:47:39.123456+00:00",
+            "2026-11-24T00:47:39.123456Z",
+            "2026-11-24T02:47:39.123456+02:00",
+            "2026-11-24T00:47:39.123456",
+            "2026-11-24 00:47:39.123456",
+            "2026-11-24 02:47:39.123456+02:00",
+        ] {
+            let t = stored_instant(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(crate::service::time::output_text(t), expect, "{text}");
+        }
+        assert!(stored_instant("2026-11-24T00:47").is_some());
+        assert!(stored_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn urls_name_files() {
+        assert_eq!(
+            sqlite_path("sqlite://crm.db?mode=rwc").unwrap(),
+            PathBuf::from("crm.db")
+        );
+        assert!(sqlite_path("sqlite::memory:").is_err());
+    }
+}

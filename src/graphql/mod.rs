@@ -5,6 +5,7 @@ mod errors;
 mod guard;
 mod mutation;
 mod query;
+mod rows;
 mod scalars;
 mod types;
 

@@ -1,8 +1,10 @@
 //! GraphQL object, input and enum types, and their conversions to the service's types.
 
+use super::rows::{Fragments, RowList, RowObject, enum_value, object, unknown_field};
 use super::scalars::DateTime;
-use crate::service;
-use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
+use crate::service::{self, time};
+use async_graphql::parser::types::SelectionSet;
+use async_graphql::{Enum, ID, InputObject, Object, ServerResult, SimpleObject, Value};
 use entity::{comm, media};
 
 /// Channel of a communication.
@@ -103,6 +105,64 @@ impl Comm {
     }
 }
 
+fn text(value: &str) -> Value {
+    Value::String(value.to_owned())
+}
+
+fn optional(value: &Option<String>) -> Value {
+    value.as_deref().map_or(Value::Null, text)
+}
+
+fn instant(value: chrono::DateTime<chrono::Utc>) -> Value {
+    Value::String(time::output_text(value))
+}
+
+/// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
+impl RowObject for Comm {
+    const TYPE_NAME: &'static str = "Comm";
+
+    fn field(
+        &self,
+        name: &str,
+        selection: &SelectionSet,
+        fragments: &Fragments,
+    ) -> ServerResult<Value> {
+        let row = &self.0;
+        Ok(match name {
+            "id" => text(&row.id),
+            "customerId" => text(&row.customer_id),
+            "type" => enum_value(CommType::from(row.comm_type)),
+            "direction" => enum_value(CommDirection::from(row.direction)),
+            "subject" => optional(&row.subject),
+            "body" => optional(&row.body),
+            "attachments" => Value::List(
+                row.attachments
+                    .iter()
+                    .flat_map(|list| &list.0)
+                    .map(|attachment| object(attachment, selection, fragments))
+                    .collect::<ServerResult<_>>()?,
+            ),
+            "extMessageId" => optional(&row.ext_message_id),
+            "loggedBy" => optional(&row.logged_by),
+            "occurredAt" => instant(row.occurred_at),
+            "createdAt" => instant(row.created_at),
+            other => return Err(unknown_field(Self::TYPE_NAME, other)),
+        })
+    }
+}
+
+impl RowObject for entity::Attachment {
+    const TYPE_NAME: &'static str = "CommAttachment";
+
+    fn field(&self, name: &str, _: &SelectionSet, _: &Fragments) -> ServerResult<Value> {
+        Ok(match name {
+            "filename" => text(&self.filename),
+            "nextcloudPath" => text(&self.nextcloud_path),
+            other => return Err(unknown_field(Self::TYPE_NAME, other)),
+        })
+    }
+}
+
 /// A page of a customer's communications, newest first.
 pub struct CommList {
     pub entries: Vec<Comm>,
@@ -112,8 +172,8 @@ pub struct CommList {
 #[Object]
 impl CommList {
     /// The communications of this page.
-    async fn entries(&self) -> &[Comm] {
-        &self.entries
+    async fn entries(&self) -> RowList<'_, Comm> {
+        RowList(&self.entries)
     }
     /// Number of all matching communications, not just this page.
     async fn total(&self) -> i64 {
@@ -160,6 +220,36 @@ impl Media {
     }
 }
 
+/// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
+impl RowObject for Media {
+    const TYPE_NAME: &'static str = "Media";
+
+    fn field(&self, name: &str, _: &SelectionSet, _: &Fragments) -> ServerResult<Value> {
+        let row = &self.0;
+        Ok(match name {
+            "id" => text(&row.id),
+            "customerId" => optional(&row.customer_id),
+            "orderId" => optional(&row.order_id),
+            "filename" => text(&row.filename),
+            "nextcloudPath" => text(&row.nextcloud_path),
+            "mimeType" => optional(&row.mime_type),
+            "direction" => row
+                .direction
+                .map_or(Value::Null, |d| enum_value(MediaDirection::from(d))),
+            "tags" => Value::List(
+                row.tags
+                    .iter()
+                    .flat_map(|tags| &tags.0)
+                    .map(|tag| text(tag))
+                    .collect(),
+            ),
+            "uploadedBy" => optional(&row.uploaded_by),
+            "createdAt" => instant(row.created_at),
+            other => return Err(unknown_field(Self::TYPE_NAME, other)),
+        })
+    }
+}
+
 /// A page of media, newest first.
 pub struct MediaList {
     pub items: Vec<Media>,
@@ -169,8 +259,8 @@ pub struct MediaList {
 #[Object]
 impl MediaList {
     /// The media of this page.
-    async fn items(&self) -> &[Media] {
-        &self.items
+    async fn items(&self) -> RowList<'_, Media> {
+        RowList(&self.items)
     }
     /// Number of all matching media, not just this page.
     async fn total(&self) -> i64 {

@@ -544,14 +544,19 @@ async fn main() -> anyhow::Result<()> {
     let ceiling_cpu = if is_pg {
         "this process plus all PostgreSQL processes"
     } else {
-        "this process: the query thread plus sqlx's SQLite worker thread"
+        "this process: the query thread"
     };
     let _ = writeln!(
         report,
-        "Q1's SQL (`{}`) run in-process by one thread with sqlx, rows mapped and serialised with \
+        "Q1's SQL (`{}`) run in-process by one thread with {}, rows mapped and serialised with \
          serde_json (no HTTP, no GraphQL, no count query): **{:.0} queries/s** on one thread; \
          {} queries per CPU-second ({ceiling_cpu}); avg JSON {:.1} KiB.",
-        ceiling::SQLITE_Q1,
+        if is_pg {
+            ceiling::PG_Q1
+        } else {
+            ceiling::SQLITE_Q1
+        },
+        if is_pg { "sqlx" } else { "rusqlite" },
         ceiling.per_second(),
         fmt_opt(ceiling.per_cpu_second(), 0),
         ceiling.avg_json_bytes / 1024.0

@@ -1,19 +1,20 @@
 //! The "ceiling": Q1's SQL run in-process by a single thread straight against the database
-//! (no HTTP, no GraphQL), rows mapped and serialised to JSON with serde_json.
+//! (no HTTP, no GraphQL), rows mapped and serialised to JSON with serde_json. SQLite goes
+//! through rusqlite (the C library, no async driver), PostgreSQL through sqlx.
 
 use crate::data::{Params, Rng, customer_id};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sqlx::postgres::PgConnection;
-use sea_orm::sqlx::sqlite::SqliteConnection;
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{self, Connection, Row};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
+/// The server's own timeline SQL on SQLite (same order key, so the same covering index).
 pub const SQLITE_Q1: &str = "SELECT id, customer_id, type, direction, subject, body, attachments, \
      ext_message_id, logged_by, occurred_at, created_at FROM crm_comms_log \
-     WHERE customer_id = ? ORDER BY occurred_at DESC, id DESC LIMIT 100";
-const PG_Q1: &str = "SELECT id, customer_id, type, direction, subject, body, attachments, \
+     WHERE customer_id = ? ORDER BY julianday(occurred_at) DESC, occurred_at DESC, id DESC LIMIT 100";
+pub const PG_Q1: &str = "SELECT id, customer_id, type, direction, subject, body, attachments, \
      ext_message_id, logged_by, occurred_at, created_at FROM crm_comms_log \
      WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT 100";
 
@@ -54,8 +55,8 @@ fn sqlite_time(text: &str) -> anyhow::Result<String> {
 pub struct Ceiling {
     pub queries: u64,
     pub wall: Duration,
-    /// CPU seconds used meanwhile: this process (the query thread, and sqlx's worker thread on
-    /// SQLite) plus, on PostgreSQL, all `postgres` processes.
+    /// CPU seconds used meanwhile: this process (the query thread) plus, on PostgreSQL, all
+    /// `postgres` processes.
     pub cpu: Option<f64>,
     pub avg_json_bytes: f64,
 }
@@ -77,14 +78,14 @@ pub enum Target {
 }
 
 enum Conn {
-    Sqlite(SqliteConnection),
+    Sqlite(rusqlite::Connection),
     Postgres(PgConnection),
 }
 
 impl Conn {
     async fn q1(&mut self, customer: String) -> anyhow::Result<usize> {
         match self {
-            Conn::Sqlite(conn) => query_sqlite(conn, customer).await,
+            Conn::Sqlite(conn) => query_sqlite(conn, &customer),
             Conn::Postgres(conn) => query_pg(conn, customer).await,
         }
     }
@@ -98,12 +99,16 @@ pub fn run(target: Target, params: Params, duration: Duration) -> anyhow::Result
             .build()?;
         rt.block_on(async move {
             let mut conn = match target {
-                Target::Sqlite(path) => Conn::Sqlite(crate::sqlite::open_read_only(&path).await?),
+                Target::Sqlite(path) => Conn::Sqlite(rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?),
                 Target::Postgres(url) => Conn::Postgres(PgConnection::connect(&url).await?),
             };
             let result = drive(&mut conn, params, duration).await;
             match conn {
-                Conn::Sqlite(c) => c.close().await?,
+                Conn::Sqlite(c) => c.close().map_err(|(_, e)| e)?,
                 Conn::Postgres(c) => c.close().await?,
             }
             result
@@ -145,30 +150,28 @@ async fn drive(conn: &mut Conn, params: Params, duration: Duration) -> anyhow::R
 }
 
 /// Q1 against SQLite; returns the size of the JSON.
-async fn query_sqlite(conn: &mut SqliteConnection, customer: String) -> anyhow::Result<usize> {
-    let rows = sqlx::query(SQLITE_Q1)
-        .bind(customer)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let attachments: Option<String> = row.try_get("attachments")?;
+fn query_sqlite(conn: &rusqlite::Connection, customer: &str) -> anyhow::Result<usize> {
+    let mut statement = conn.prepare_cached(SQLITE_Q1)?;
+    let mut rows = statement.query([customer])?;
+    let mut out = Vec::with_capacity(100);
+    while let Some(row) = rows.next()? {
+        let attachments: Option<String> = row.get("attachments")?;
         let attachments = match attachments {
             Some(text) => serde_json::from_str(&text)?,
             None => Vec::new(),
         };
         out.push(Comm {
-            id: row.try_get("id")?,
-            customer_id: row.try_get("customer_id")?,
-            kind: row.try_get::<String, _>("type")?.to_ascii_uppercase(),
-            direction: row.try_get::<String, _>("direction")?.to_ascii_uppercase(),
-            subject: row.try_get("subject")?,
-            body: row.try_get("body")?,
+            id: row.get("id")?,
+            customer_id: row.get("customer_id")?,
+            kind: row.get::<_, String>("type")?.to_ascii_uppercase(),
+            direction: row.get::<_, String>("direction")?.to_ascii_uppercase(),
+            subject: row.get("subject")?,
+            body: row.get("body")?,
             attachments,
-            ext_message_id: row.try_get("ext_message_id")?,
-            logged_by: row.try_get("logged_by")?,
-            occurred_at: sqlite_time(row.try_get("occurred_at")?)?,
-            created_at: sqlite_time(row.try_get("created_at")?)?,
+            ext_message_id: row.get("ext_message_id")?,
+            logged_by: row.get("logged_by")?,
+            occurred_at: sqlite_time(&row.get::<_, String>("occurred_at")?)?,
+            created_at: sqlite_time(&row.get::<_, String>("created_at")?)?,
         });
     }
     Ok(serde_json::to_vec(&out)?.len())

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 /// Bump when the generated rows change, so stale cached files are not reused.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

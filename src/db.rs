@@ -61,11 +61,17 @@ pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbE
 }
 
 /// Default read pool size per backend. SQLite reads run on blocking threads that compete for
-/// the cores; 4 answered more timelines per second than 8 and use less memory
-/// (`docs/performance.md`).
+/// the cores: two per core (on 2 cores, 4 answered more timelines per second than 8 and used
+/// less memory; `docs/performance.md`).
 fn default_max_connections(cfg: &DbConfig) -> u32 {
-    cfg.db_max_connections
-        .unwrap_or(if cfg.is_sqlite() { 4 } else { 16 })
+    cfg.db_max_connections.unwrap_or_else(|| {
+        if cfg.is_sqlite() {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+            (2 * cores).clamp(4, 16)
+        } else {
+            16
+        }
+    })
 }
 
 /// Connects, checks the SQLite pragmas, and starts the writer. Migrations must have run.
@@ -76,6 +82,7 @@ pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::J
             &cfg.database_url,
             default_max_connections(cfg),
             Duration::from_millis(cfg.sqlite_busy_timeout_ms),
+            cfg.acquire_timeout(),
         )?);
         let (writer, task) = Writer::spawn_sqlite(write);
         return Ok((Store::new(read, writer), task));

@@ -264,18 +264,39 @@ async fn seed_database_is_served_as_it_is() {
 
     let db = app.stop().await;
     let path = db.path().unwrap();
-    // The file still opens in the sqlite3 shell, intact, with all tables.
+    // The file still opens in the sqlite3 shell (Debian's SQLite, older than the server's, like
+    // the Python backend's), which can still write a row the Python way (naive time, offset
+    // time) into the table with crm-comms' expression index; the file stays intact.
     let shell = std::process::Command::new("sqlite3")
         .arg(&path)
-        .arg("PRAGMA integrity_check; SELECT count(*) FROM mqtt_messages; SELECT count(*) FROM crm_comms_log; SELECT count(*) FROM crm_media;")
+        .arg(format!(
+            "INSERT INTO crm_comms_log (id, customer_id, type, direction, body, attachments, \
+               occurred_at, created_at) VALUES ('from-old-sqlite', '{customer}', 'note', \
+               'internal', 'later', '[]', '{}', '2026-01-01T08:00:00');
+             PRAGMA integrity_check; SELECT count(*) FROM mqtt_messages; \
+             SELECT count(*) FROM crm_comms_log; SELECT count(*) FROM crm_media;",
+            // Between the two newest rows again, written with a +02:00 offset.
+            (between + (newer - between) / 2)
+                .with_timezone(&chrono::FixedOffset::east_opt(7200).unwrap())
+                .to_rfc3339()
+        ))
         .output()
         .expect("sqlite3 shell runs");
-    assert!(shell.status.success());
-    assert_eq!(String::from_utf8_lossy(&shell.stdout), "ok\n3\n61\n20\n");
+    assert!(shell.status.success(), "{shell:?}");
+    assert_eq!(String::from_utf8_lossy(&shell.stdout), "ok\n3\n62\n20\n");
 
-    // And a second start (migrations again) serves the same.
+    // A second start (migrations again) serves the same, the old SQLite's row in its place.
     let app = TestApp::spawn_on(db).await;
-    assert_eq!(app.count("crm_comms_log").await, 61);
+    assert_eq!(app.count("crm_comms_log").await, 62);
+    let listed = app
+        .data(
+            "query($c: String!) { comms(customerId: $c, limit: 4) { entries { id } } }",
+            json!({ "c": customer }),
+        )
+        .await["comms"]["entries"]
+        .clone();
+    assert_eq!(listed[1]["id"], "from-old-sqlite");
+    assert_eq!(listed[2]["id"], created["id"]);
     app.stop().await;
 }
 

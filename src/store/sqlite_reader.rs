@@ -20,20 +20,30 @@ use tokio::sync::Semaphore;
 pub struct SqliteReader {
     path: PathBuf,
     busy_timeout: Duration,
+    acquire_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    /// One per connection; held by the blocking task itself, so a request that is cancelled
+    /// (e.g. timed out) keeps its permit until its query has really finished.
+    permits: Arc<Semaphore>,
 }
 
 impl SqliteReader {
     /// Opens `max` read-only connections to the file named by a `sqlite:` URL. The file must
-    /// exist (the writer and migrations create it first).
-    pub fn open(url: &str, max: u32, busy_timeout: Duration) -> anyhow::Result<Arc<Self>> {
+    /// exist (the writer and migrations create it first). A read waits at most
+    /// `acquire_timeout` for a free connection.
+    pub fn open(
+        url: &str,
+        max: u32,
+        busy_timeout: Duration,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Arc<Self>> {
         let path = sqlite_path(url)?;
         let reader = Self {
             path,
             busy_timeout,
+            acquire_timeout,
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(max.max(1) as usize),
+            permits: Arc::new(Semaphore::new(max.max(1) as usize)),
         };
         let conns = (0..max.max(1))
             .map(|_| reader.connect())
@@ -53,17 +63,20 @@ impl SqliteReader {
     }
 
     /// Runs `work` with a connection on a blocking thread. At most `max` run at once; others
-    /// wait their turn.
+    /// wait their turn, for at most the acquire timeout.
     async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, DbErr>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed))?;
+        use sea_orm::ConnAcquireErr;
+        let permit = tokio::time::timeout(
+            self.acquire_timeout,
+            Arc::clone(&self.permits).acquire_owned(),
+        )
+        .await
+        .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+        .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
         let this = Arc::clone(self);
         let result = tokio::task::spawn_blocking(move || {
             let pooled = this.idle.lock().expect("reader pool lock").pop();
@@ -73,10 +86,10 @@ impl SqliteReader {
             };
             let result = work(&conn);
             this.idle.lock().expect("reader pool lock").push(conn);
+            drop(permit);
             result
         })
         .await;
-        drop(permit);
         match result {
             Ok(rows) => rows.map_err(query_error),
             Err(join) => Err(DbErr::Custom(format!("SQLite read task failed: {join}"))),

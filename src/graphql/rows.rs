@@ -20,6 +20,7 @@ use async_graphql::{
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// The fragments of the running operation, by name.
 pub type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
@@ -152,12 +153,27 @@ impl<T: RowObject + OutputType> OutputType for RowList<'_, T> {
     }
 }
 
-/// The GraphQL name of an enum value.
-pub fn enum_value<E: EnumType + PartialEq>(value: E) -> Value {
-    E::items()
-        .iter()
-        .find(|item| item.value == value)
-        .map_or(Value::Null, |item| Value::Enum(Name::new(item.name)))
+/// The GraphQL names of an enum's values, made once (a `Name` is shared, not reallocated, per
+/// row).
+pub struct EnumNames<E: 'static>(LazyLock<Vec<(E, Name)>>);
+
+impl<E: EnumType + PartialEq + Sync> EnumNames<E> {
+    pub const fn new() -> Self {
+        Self(LazyLock::new(|| {
+            E::items()
+                .iter()
+                .map(|item| (item.value, Name::new(item.name)))
+                .collect()
+        }))
+    }
+
+    /// `value` as a GraphQL enum value.
+    pub fn value(&self, value: E) -> Value {
+        self.0
+            .iter()
+            .find(|(candidate, _)| *candidate == value)
+            .map_or(Value::Null, |(_, name)| Value::Enum(name.clone()))
+    }
 }
 
 /// An error for a field the type does not have (validation makes this unreachable).

@@ -1,6 +1,6 @@
 //! GraphQL object, input and enum types, and their conversions to the service's types.
 
-use super::rows::{Fragments, RowList, RowObject, enum_value, object, unknown_field};
+use super::rows::{EnumNames, Fragments, RowList, RowObject, object, unknown_field};
 use super::scalars::DateTime;
 use crate::service::{self, time};
 use async_graphql::parser::types::SelectionSet;
@@ -105,6 +105,10 @@ impl Comm {
     }
 }
 
+static COMM_TYPES: EnumNames<CommType> = EnumNames::new();
+static COMM_DIRECTIONS: EnumNames<CommDirection> = EnumNames::new();
+static MEDIA_DIRECTIONS: EnumNames<MediaDirection> = EnumNames::new();
+
 fn text(value: &str) -> Value {
     Value::String(value.to_owned())
 }
@@ -131,8 +135,8 @@ impl RowObject for Comm {
         Ok(match name {
             "id" => text(&row.id),
             "customerId" => text(&row.customer_id),
-            "type" => enum_value(CommType::from(row.comm_type)),
-            "direction" => enum_value(CommDirection::from(row.direction)),
+            "type" => COMM_TYPES.value(row.comm_type.into()),
+            "direction" => COMM_DIRECTIONS.value(row.direction.into()),
             "subject" => optional(&row.subject),
             "body" => optional(&row.body),
             "attachments" => Value::List(
@@ -235,7 +239,7 @@ impl RowObject for Media {
             "mimeType" => optional(&row.mime_type),
             "direction" => row
                 .direction
-                .map_or(Value::Null, |d| enum_value(MediaDirection::from(d))),
+                .map_or(Value::Null, |d| MEDIA_DIRECTIONS.value(d.into())),
             "tags" => Value::List(
                 row.tags
                     .iter()

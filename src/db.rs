@@ -77,9 +77,10 @@ fn default_max_connections(cfg: &DbConfig) -> u32 {
 /// Connects, checks the SQLite pragmas, and starts the writer. Migrations must have run.
 pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::JoinHandle<()>)> {
     if cfg.is_sqlite() {
-        let write = open_sqlite_writer(cfg)?;
+        let path = crate::store::sqlite_path(&cfg.database_url)?;
+        let write = open_sqlite_writer(&path, cfg)?;
         let read = Reader::Sqlite(SqliteReader::open(
-            &cfg.database_url,
+            path,
             default_max_connections(cfg),
             Duration::from_millis(cfg.sqlite_busy_timeout_ms),
             cfg.acquire_timeout(),
@@ -94,11 +95,13 @@ pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::J
 }
 
 /// The SQLite writer's connection: WAL, the configured `synchronous`, busy timeout; checked.
-fn open_sqlite_writer(cfg: &DbConfig) -> anyhow::Result<rusqlite::Connection> {
+fn open_sqlite_writer(
+    path: &std::path::Path,
+    cfg: &DbConfig,
+) -> anyhow::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
-    let path = crate::store::sqlite_path(&cfg.database_url)?;
     let conn = rusqlite::Connection::open_with_flags(
-        &path,
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))?;

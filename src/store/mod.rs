@@ -15,7 +15,6 @@ pub use writer::{WriteOp, Writer};
 #[derive(Clone)]
 pub struct Store {
     read: Reader,
-    backend: DatabaseBackend,
     writer: Writer,
 }
 
@@ -29,23 +28,14 @@ pub enum Reader {
 
 impl Store {
     pub fn new(read: Reader, writer: Writer) -> Self {
-        let backend = match &read {
-            Reader::Sqlite(_) => DatabaseBackend::Sqlite,
-            Reader::Pool(db) => db.get_database_backend(),
-        };
-        Self {
-            read,
-            backend,
-            writer,
-        }
+        Self { read, writer }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
-        self.backend
-    }
-
-    fn reader(&self) -> &Reader {
-        &self.read
+        match &self.read {
+            Reader::Sqlite(_) => DatabaseBackend::Sqlite,
+            Reader::Pool(db) => db.get_database_backend(),
+        }
     }
 
     /// `Ok` when the database answers a trivial query.

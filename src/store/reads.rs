@@ -107,14 +107,14 @@ impl Store {
         )
         .limit(page.limit as u64)
         .offset(page.offset as u64);
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::comm_row).await,
             Reader::Pool(db) => query.all(db).await,
         }
     }
 
     pub async fn count_comms(&self, filter: &CommFilter) -> Result<u64, DbErr> {
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => self.count_sqlite(lite, comm_query(filter)).await,
             Reader::Pool(db) => comm_query(filter).count(db).await,
         }
@@ -122,7 +122,7 @@ impl Store {
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, DbErr> {
         let query = comm::Entity::find_by_id(id.to_owned()).limit(1);
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::comm_row)
                 .await?
@@ -144,14 +144,14 @@ impl Store {
         )
         .limit(page.limit as u64)
         .offset(page.offset as u64);
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::media_row).await,
             Reader::Pool(db) => query.all(db).await,
         }
     }
 
     pub async fn count_media(&self, filter: &MediaFilter) -> Result<u64, DbErr> {
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => self.count_sqlite(lite, media_query(filter)).await,
             Reader::Pool(db) => media_query(filter).count(db).await,
         }
@@ -159,7 +159,7 @@ impl Store {
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, DbErr> {
         let query = media::Entity::find_by_id(id.to_owned()).limit(1);
-        match self.reader() {
+        match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::media_row)
                 .await?

@@ -28,16 +28,15 @@ pub struct SqliteReader {
 }
 
 impl SqliteReader {
-    /// Opens `max` read-only connections to the file named by a `sqlite:` URL. The file must
-    /// exist (the writer and migrations create it first). A read waits at most
-    /// `acquire_timeout` for a free connection.
+    /// Opens `max` read-only connections to the SQLite file `path`. The file must exist (the
+    /// writer and migrations create it first). A read waits at most `acquire_timeout` for a
+    /// free connection.
     pub fn open(
-        url: &str,
+        path: PathBuf,
         max: u32,
         busy_timeout: Duration,
         acquire_timeout: Duration,
     ) -> anyhow::Result<Arc<Self>> {
-        let path = sqlite_path(url)?;
         let reader = Self {
             path,
             busy_timeout,

@@ -50,12 +50,13 @@ impl Writer {
         (Self { tx }, task)
     }
 
-    /// Starts the SQLite writer: a blocking thread that owns `conn` and runs each batch
-    /// through the SQLite library directly (one prepared statement per kind of write, no
-    /// async hand-off per statement).
+    /// Starts the SQLite writer: the same loop on a blocking thread that owns `conn` and runs
+    /// each batch through the SQLite library directly (one prepared statement per kind of
+    /// write, no async hand-off per statement).
     pub fn spawn_sqlite(conn: rusqlite::Connection) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        let task = tokio::task::spawn_blocking(move || run_sqlite(&conn, rx));
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || runtime.block_on(run(conn, rx)));
         (Self { tx }, task)
     }
 
@@ -72,7 +73,26 @@ impl Writer {
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
+/// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.
+trait Target {
+    /// Applies `ops` in one transaction; their affected-row counts, or the first error (the
+    /// transaction is then rolled back).
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr>;
+}
+
+impl Target for DatabaseConnection {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+        apply(self, ops).await
+    }
+}
+
+impl Target for rusqlite::Connection {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+        apply_sqlite(self, ops)
+    }
+}
+
+async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -83,7 +103,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
-        match apply(&db, &ops).await {
+        match target.apply(&ops).await {
             Ok(counts) => {
                 for (job, count) in batch.drain(..).zip(counts) {
                     let _ = job.reply.send(Ok(count));
@@ -92,40 +112,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<Job>) {
             Err(err) if batch.len() > 1 => {
                 tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
                 for job in batch.drain(..) {
-                    let result = apply(&db, &[&job.op]).await.map(|counts| counts[0]);
-                    let _ = job.reply.send(result);
-                }
-            }
-            Err(err) => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(err));
-                }
-            }
-        }
-    }
-}
-
-fn run_sqlite(conn: &rusqlite::Connection, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
-        match apply_sqlite(conn, &ops) {
-            Ok(counts) => {
-                for (job, count) in batch.drain(..).zip(counts) {
-                    let _ = job.reply.send(Ok(count));
-                }
-            }
-            Err(err) if batch.len() > 1 => {
-                tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
-                for job in batch.drain(..) {
-                    let result = apply_sqlite(conn, &[&job.op]).map(|counts| counts[0]);
+                    let result = target.apply(&[&job.op]).await.map(|counts| counts[0]);
                     let _ = job.reply.send(result);
                 }
             }

@@ -74,6 +74,10 @@ struct Args {
     /// then dropped, created, migrated and loaded on that server.
     #[arg(long, default_value = "sqlite")]
     database: String,
+    /// Server binary to measure [default: the `crm-comms` cargo built beside this bench], e.g.
+    /// a copy of an earlier build, to compare two builds on the same dataset.
+    #[arg(long)]
+    server: Option<PathBuf>,
     /// Regenerate the SQLite file even if it is cached.
     #[arg(long)]
     regenerate: bool,
@@ -356,9 +360,10 @@ async fn main() -> anyhow::Result<()> {
         seed: args.seed,
     };
     let workloads = workloads(&args, params)?;
-    let server_bin = PathBuf::from(env!("CARGO_BIN_EXE_crm-comms"));
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_crm-comms"));
+    let server_bin = args.server.clone().unwrap_or_else(|| built.clone());
     // target/<profile>/crm-comms -> target/bench-data
-    let data_dir = server_bin
+    let data_dir = built
         .parent()
         .and_then(Path::parent)
         .context("locate the target directory")?

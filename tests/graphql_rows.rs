@@ -156,7 +156,79 @@ async fn media_lists_match_single_media(app: &TestApp) {
     );
 }
 
+/// A list is written as JSON text in one go; where GraphQL merges the same response key
+/// selected twice (a repeated field, a fragment spread twice, a parent selected twice), the
+/// answer must still be the merged one.
+async fn repeated_lists_are_merged(app: &TestApp) {
+    for i in 0..3 {
+        app.create_comm(json!({
+            "customerId": "rows-merge", "type": "NOTE", "direction": "INTERNAL",
+            "subject": format!("s{i}"), "body": format!("b{i}"),
+            "occurredAt": format!("2026-11-2{i}T10:00:00Z")
+        }))
+        .await;
+    }
+    let expected = app
+        .data(
+            r#"{ comms(customerId: "rows-merge") { entries { id subject body } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(expected["comms"]["entries"].as_array().unwrap().len(), 3);
+    let c = r#"comms(customerId: "rows-merge")"#;
+    for query in [
+        format!("{{ {c} {{ entries {{ id subject }} entries {{ body }} }} }}"),
+        format!("{{ {c} {{ entries {{ id }} }} {c} {{ entries {{ subject body }} }} }}"),
+        format!(
+            "{{ ...F ...G }} fragment F on Query {{ {c} {{ entries {{ id subject }} }} }} \
+             fragment G on Query {{ {c} {{ entries {{ body }} }} }}"
+        ),
+        format!(
+            "{{ {c} {{ ...L entries {{ body }} }} }} \
+             fragment L on CommList {{ entries {{ id }} ... on CommList {{ entries {{ subject }} }} }}"
+        ),
+    ] {
+        assert_eq!(app.data(&query, json!({})).await, expected, "{query}");
+    }
+    // A fragment spread twice (the same fields twice) answers once.
+    let twice = format!(
+        "{{ ...F ...F }} fragment F on Query {{ {c} {{ entries {{ id subject body }} }} }}"
+    );
+    assert_eq!(app.data(&twice, json!({})).await, expected);
+}
+
+/// Keys come in the order the selection asks for them, as the spec requires.
+async fn list_keys_keep_selection_order(app: &TestApp) {
+    app.create_comm(json!({
+        "customerId": "rows-order", "type": "SMS", "direction": "OUTBOUND", "subject": "hi",
+        "attachments": [{ "filename": "f", "nextcloudPath": "/f" }]
+    }))
+    .await;
+    let text = app
+        .gql_text(
+            r#"{ comms(customerId: "rows-order") { entries {
+                 createdAt z: id __typename attachments { nextcloudPath filename } a: subject type
+               } total } }"#,
+            json!({}),
+        )
+        .await;
+    let keys: Vec<usize> = [
+        r#""entries":[{"createdAt":""#,
+        r#"","z":""#,
+        r#"","__typename":"Comm","attachments":[{"nextcloudPath":"/f","filename":"f"}],"a":"hi","type":"SMS"}],"total":1}"#,
+    ]
+    .iter()
+    .map(|part| {
+        text.find(part)
+            .unwrap_or_else(|| panic!("{part} not in {text}"))
+    })
+    .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
 backend_tests!(
     comm_lists_match_single_comms,
-    media_lists_match_single_media
+    media_lists_match_single_media,
+    repeated_lists_are_merged,
+    list_keys_keep_selection_order
 );

@@ -3,6 +3,7 @@
 pub mod cost;
 mod errors;
 mod guard;
+pub mod json;
 mod mutation;
 mod query;
 mod rows;

@@ -1,22 +1,24 @@
-//! Lists of rows resolved in one pass.
+//! Lists of rows written straight to JSON.
 //!
-//! async-graphql resolves an `#[Object]` by boxing one future per selected field and merging
-//! the results through hash maps: for a 100-row timeline that is ~1,100 futures and most of the
-//! request's CPU (see `docs/performance.md`). A [`RowList`] is typed and registered in the
-//! schema exactly like `[T!]!`, but resolves each row by walking the (already validated)
-//! selection set once and writing the values directly. Only plain-data objects use it: every
-//! field is a column of the row, no field can fail and none takes arguments.
+//! async-graphql resolves an `#[Object]` by boxing one future per selected field, collecting
+//! the results into hash maps of values and only then serialising them: for a 100-row timeline
+//! that was most of the request's CPU (see `docs/performance.md`). A [`RowList`] is typed and
+//! registered in the schema exactly like `[T!]!`, but compiles the (already validated)
+//! selection into a [`Plan`] once per list and writes every row with it directly as JSON.
+//! Only plain-data objects use it: every field is a column of the row, no field can fail and
+//! none takes arguments.
 //!
 //! `@skip`/`@include` are removed by async-graphql before execution and the schema has no other
-//! directives, so aliases, fragments (named and inline) and `__typename` are all there is to
-//! handle. `tests/graphql_rows.rs` checks that a row list answers exactly what the `#[Object]`
-//! resolvers of the same type answer, for the same selection.
+//! directives, so aliases, fragments (named and inline), repeated keys and `__typename` are
+//! all there is to handle. `tests/graphql_rows.rs` checks that a row list answers exactly what
+//! the `#[Object]` resolvers of the same type answer, for the same selection.
 
-use async_graphql::indexmap::IndexMap;
+use super::json::write_str;
 use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, EnumType, Name, OutputType, Positioned, ServerError, ServerResult, Value,
+    ContextSelectionSet, EnumType, Name, OutputType, Positioned, QueryPathSegment, ServerError,
+    ServerResult, Value,
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,46 +27,135 @@ use std::sync::LazyLock;
 /// The fragments of the running operation, by name.
 pub type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
-/// A value whose GraphQL fields are computed straight from its data.
+/// A value whose GraphQL fields are columns of its data.
 pub trait RowObject: Send + Sync {
     /// The GraphQL object type it is resolved as.
     const TYPE_NAME: &'static str;
-    /// The value of field `name` (never `__typename`); `selection` is the field's own selection
-    /// set, for object-valued fields.
-    fn field(
-        &self,
-        name: &str,
-        selection: &SelectionSet,
+    /// A number for the field called `name` (never `__typename`), `None` if there is no such
+    /// field.
+    fn field_index(name: &str) -> Option<usize>;
+    /// The plan for object-valued field `index`, from every selection set it was selected
+    /// with; `None` for leaf fields.
+    fn child_plan(
+        index: usize,
+        selections: &[&SelectionSet],
         fragments: &Fragments,
-    ) -> ServerResult<Value>;
+    ) -> ServerResult<Option<Plan>> {
+        let _ = (index, selections, fragments);
+        Ok(None)
+    }
+    /// Writes field `index` as JSON; `child` is its plan, for object-valued fields.
+    fn write_field(&self, index: usize, child: Option<&Plan>, out: &mut Vec<u8>);
 }
 
-/// Resolves `row` for `selection`.
-pub fn object<R: RowObject>(
-    row: &R,
-    selection: &SelectionSet,
-    fragments: &Fragments,
-) -> ServerResult<Value> {
-    let mut out = IndexMap::with_capacity(selection.items.len());
-    collect(row, selection, fragments, &mut out)?;
-    Ok(Value::Object(out))
+/// What to write for each row of a list: its response keys in order, each with its field.
+pub struct Plan {
+    entries: Vec<Entry>,
 }
 
-fn collect<R: RowObject>(
-    row: &R,
-    selection: &SelectionSet,
-    fragments: &Fragments,
-    out: &mut IndexMap<Name, Value>,
+struct Entry {
+    /// The response key, as JSON, with the colon after it.
+    key: Vec<u8>,
+    /// `None`: `__typename`.
+    field: Option<usize>,
+    child: Option<Plan>,
+}
+
+/// A response key found while collecting a selection: the field and every selection set it
+/// was selected with (fields with the same key are one entry, merged, as the spec's
+/// CollectFields does; validation guarantees they are the same field).
+struct Collected<'a> {
+    key: &'a Name,
+    name: &'a str,
+    selections: Vec<&'a SelectionSet>,
+}
+
+impl Plan {
+    /// The plan for rows of type `R` selected with `selections` (merged in order).
+    pub fn compile<R: RowObject>(
+        selections: &[&SelectionSet],
+        fragments: &Fragments,
+    ) -> ServerResult<Plan> {
+        let mut collected = Vec::new();
+        for selection in selections {
+            collect::<R>(selection, fragments, &mut collected)?;
+        }
+        let entries = collected
+            .into_iter()
+            .map(|c| {
+                let mut key = Vec::with_capacity(c.key.len() + 3);
+                write_str(&mut key, c.key);
+                key.push(b':');
+                if c.name == "__typename" {
+                    return Ok(Entry {
+                        key,
+                        field: None,
+                        child: None,
+                    });
+                }
+                let index = R::field_index(c.name).ok_or_else(|| unknown_field::<R>(c.name))?;
+                Ok(Entry {
+                    key,
+                    field: Some(index),
+                    child: R::child_plan(index, &c.selections, fragments)?,
+                })
+            })
+            .collect::<ServerResult<_>>()?;
+        Ok(Plan { entries })
+    }
+
+    /// Writes `row` as a JSON object.
+    pub fn write<R: RowObject>(&self, row: &R, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, entry) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&entry.key);
+            match entry.field {
+                Some(index) => row.write_field(index, entry.child.as_ref(), out),
+                None => write_str(out, R::TYPE_NAME),
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// Writes `rows` as a JSON array of objects.
+    pub fn write_list<'r, R: RowObject + 'r>(
+        &self,
+        rows: impl IntoIterator<Item = &'r R>,
+        out: &mut Vec<u8>,
+    ) {
+        out.push(b'[');
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.write(row, out);
+        }
+        out.push(b']');
+    }
+}
+
+fn collect<'a, R: RowObject>(
+    selection: &'a SelectionSet,
+    fragments: &'a Fragments,
+    out: &mut Vec<Collected<'a>>,
 ) -> ServerResult<()> {
     for item in &selection.items {
         match &item.node {
             Selection::Field(field) => {
                 let field: &Field = &field.node;
-                let value = match field.name.node.as_str() {
-                    "__typename" => Value::String(R::TYPE_NAME.to_owned()),
-                    name => row.field(name, &field.selection_set.node, fragments)?,
-                };
-                merge(out, field.response_key().node.clone(), value);
+                let key = &field.response_key().node;
+                let sub = &field.selection_set.node;
+                match out.iter_mut().find(|c| c.key == key) {
+                    Some(seen) => seen.selections.push(sub),
+                    None => out.push(Collected {
+                        key,
+                        name: field.name.node.as_str(),
+                        selections: vec![sub],
+                    }),
+                }
             }
             Selection::FragmentSpread(spread) => {
                 let name = &spread.node.fragment_name.node;
@@ -72,7 +163,7 @@ fn collect<R: RowObject>(
                     ServerError::new(format!(r#"Unknown fragment "{name}"."#), Some(spread.pos))
                 })?;
                 if fragment.node.type_condition.node.on.node == R::TYPE_NAME {
-                    collect(row, &fragment.node.selection_set.node, fragments, out)?;
+                    collect::<R>(&fragment.node.selection_set.node, fragments, out)?;
                 }
             }
             Selection::InlineFragment(inline) => {
@@ -82,42 +173,12 @@ fn collect<R: RowObject>(
                     .as_ref()
                     .is_none_or(|condition| condition.node.on.node == R::TYPE_NAME);
                 if applies {
-                    collect(row, &inline.node.selection_set.node, fragments, out)?;
+                    collect::<R>(&inline.node.selection_set.node, fragments, out)?;
                 }
             }
         }
     }
     Ok(())
-}
-
-/// A response key selected twice (e.g. in two fragments) is one entry whose sub-selections
-/// are merged, as the GraphQL spec's CollectFields does.
-fn merge(target: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    use async_graphql::indexmap::map::Entry;
-    let previous = match target.entry(key) {
-        Entry::Vacant(slot) => {
-            slot.insert(value);
-            return;
-        }
-        Entry::Occupied(slot) => slot.into_mut(),
-    };
-    match (previous, value) {
-        (Value::Object(into), Value::Object(from)) => {
-            for (k, v) in from {
-                merge(into, k, v);
-            }
-        }
-        (Value::List(into), Value::List(from)) => {
-            for (slot, v) in into.iter_mut().zip(from) {
-                if let (Value::Object(into), Value::Object(from)) = (slot, v) {
-                    for (k, v) in from {
-                        merge(into, k, v);
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// A list of plain-data objects, typed as `[T!]!` (`T` is also an `#[Object]`, which gives the
@@ -140,46 +201,135 @@ impl<T: RowObject + OutputType> OutputType for RowList<'_, T> {
     async fn resolve(
         &self,
         ctx: &ContextSelectionSet<'_>,
-        _field: &Positioned<Field>,
+        field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         debug_assert_eq!(T::type_name(), T::TYPE_NAME);
-        let fragments = &ctx.query_env.fragments;
-        let selection = &ctx.item.node;
-        self.0
-            .iter()
-            .map(|row| object(row, selection, fragments))
-            .collect::<ServerResult<Vec<_>>>()
-            .map(Value::List)
+        let plan = Plan::compile::<T>(&[&ctx.item.node], &ctx.query_env.fragments)?;
+        let mut out = Vec::new();
+        let mut rows = self.0.iter();
+        if let Some(first) = rows.next() {
+            // Size the buffer from the first row instead of doubling it a dozen times.
+            out.extend_from_slice(b"[");
+            plan.write(first, &mut out);
+            out.reserve((out.len() + 1) * self.0.len() * 5 / 4);
+            for row in rows {
+                out.push(b',');
+                plan.write(row, &mut out);
+            }
+            out.push(b']');
+        } else {
+            out.extend_from_slice(b"[]");
+        }
+        if written_once(ctx) {
+            return Ok(Value::Binary(out.into()));
+        }
+        // The same response key is resolved more than once (it is selected twice somewhere
+        // up the path): async-graphql merges the answers as values, so give it values.
+        serde_json::from_slice(&out)
+            .map_err(|err| ServerError::new(format!("internal error: {err}"), Some(field.pos)))
     }
 }
 
-/// The GraphQL names of an enum's values, made once (a `Name` is shared, not reallocated, per
-/// row).
-pub struct EnumNames<E: 'static>(LazyLock<Vec<(E, Name)>>);
+/// Whether the answer of the list at `ctx`'s path can only be produced once, so that nothing
+/// merges it with another answer: every response key on its path occurs once in the whole
+/// document, and no fragment is spread twice. Counting over the whole document can only
+/// overcount, which merely takes the slower path.
+fn written_once(ctx: &ContextSelectionSet<'_>) -> bool {
+    let mut keys: Vec<(&str, usize)> = Vec::new();
+    let mut node = ctx.path_node.as_ref();
+    while let Some(current) = node {
+        match current.segment {
+            QueryPathSegment::Name(key) => keys.push((key, 0)),
+            QueryPathSegment::Index(_) => return false,
+        }
+        node = current.parent;
+    }
+    let env = &ctx.query_env;
+    let mut spreads: Vec<&Name> = Vec::new();
+    let mut twice = false;
+    count(
+        &env.operation.node.selection_set.node,
+        &mut keys,
+        &mut spreads,
+        &mut twice,
+    );
+    for fragment in env.fragments.values() {
+        count(
+            &fragment.node.selection_set.node,
+            &mut keys,
+            &mut spreads,
+            &mut twice,
+        );
+    }
+    !twice && keys.iter().all(|(_, n)| *n == 1)
+}
+
+fn count<'a>(
+    selection: &'a SelectionSet,
+    keys: &mut [(&str, usize)],
+    spreads: &mut Vec<&'a Name>,
+    twice: &mut bool,
+) {
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key().node.as_str();
+                for (wanted, n) in keys.iter_mut() {
+                    if *wanted == key {
+                        *n += 1;
+                    }
+                }
+                count(&field.node.selection_set.node, keys, spreads, twice);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                if spreads.contains(&name) {
+                    *twice = true;
+                } else {
+                    spreads.push(name);
+                }
+            }
+            Selection::InlineFragment(inline) => {
+                count(&inline.node.selection_set.node, keys, spreads, twice);
+            }
+        }
+    }
+}
+
+/// The GraphQL names of an enum's values, looked up once.
+pub struct EnumNames<E: 'static>(LazyLock<Vec<(E, &'static str)>>);
 
 impl<E: EnumType + PartialEq + Sync> EnumNames<E> {
     pub const fn new() -> Self {
         Self(LazyLock::new(|| {
             E::items()
                 .iter()
-                .map(|item| (item.value, Name::new(item.name)))
+                .map(|item| (item.value, item.name))
                 .collect()
         }))
     }
 
-    /// `value` as a GraphQL enum value.
-    pub fn value(&self, value: E) -> Value {
-        self.0
-            .iter()
-            .find(|(candidate, _)| *candidate == value)
-            .map_or(Value::Null, |(_, name)| Value::Enum(name.clone()))
+    /// Writes `value` as JSON (a GraphQL enum value is a string in a response).
+    pub fn write(&self, value: E, out: &mut Vec<u8>) {
+        match self.0.iter().find(|(candidate, _)| *candidate == value) {
+            Some((_, name)) => write_str(out, name),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// Writes an optional string as JSON.
+pub fn write_optional(value: Option<&str>, out: &mut Vec<u8>) {
+    match value {
+        Some(text) => write_str(out, text),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
 /// An error for a field the type does not have (validation makes this unreachable).
-pub fn unknown_field(type_name: &str, name: &str) -> ServerError {
+fn unknown_field<R: RowObject>(name: &str) -> ServerError {
     ServerError::new(
-        format!(r#"Unknown field "{name}" on type "{type_name}"."#),
+        format!(r#"Unknown field "{name}" on type "{}"."#, R::TYPE_NAME),
         None,
     )
 }

@@ -1,10 +1,11 @@
 //! GraphQL object, input and enum types, and their conversions to the service's types.
 
-use super::rows::{EnumNames, Fragments, RowList, RowObject, object, unknown_field};
+use super::json::write_str;
+use super::rows::{EnumNames, Fragments, Plan, RowList, RowObject, write_optional};
 use super::scalars::DateTime;
 use crate::service::{self, time};
 use async_graphql::parser::types::SelectionSet;
-use async_graphql::{Enum, ID, InputObject, Object, ServerResult, SimpleObject, Value};
+use async_graphql::{Enum, ID, InputObject, Object, ServerResult, SimpleObject};
 use entity::{comm, media};
 
 /// Channel of a communication.
@@ -109,61 +110,75 @@ static COMM_TYPES: EnumNames<CommType> = EnumNames::new();
 static COMM_DIRECTIONS: EnumNames<CommDirection> = EnumNames::new();
 static MEDIA_DIRECTIONS: EnumNames<MediaDirection> = EnumNames::new();
 
-fn text(value: &str) -> Value {
-    Value::String(value.to_owned())
-}
-
-fn optional(value: &Option<String>) -> Value {
-    value.as_deref().map_or(Value::Null, text)
-}
-
-fn instant(value: chrono::DateTime<chrono::Utc>) -> Value {
-    Value::String(time::output_text(value))
-}
+/// The fields of `Comm`, numbered for [`RowObject`] in this order.
+const COMM_FIELDS: [&str; 11] = [
+    "id",
+    "customerId",
+    "type",
+    "direction",
+    "subject",
+    "body",
+    "attachments",
+    "extMessageId",
+    "loggedBy",
+    "occurredAt",
+    "createdAt",
+];
 
 /// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
 impl RowObject for Comm {
     const TYPE_NAME: &'static str = "Comm";
 
-    fn field(
-        &self,
-        name: &str,
-        selection: &SelectionSet,
+    fn field_index(name: &str) -> Option<usize> {
+        COMM_FIELDS.iter().position(|field| *field == name)
+    }
+
+    fn child_plan(
+        index: usize,
+        selections: &[&SelectionSet],
         fragments: &Fragments,
-    ) -> ServerResult<Value> {
-        let row = &self.0;
-        Ok(match name {
-            "id" => text(&row.id),
-            "customerId" => text(&row.customer_id),
-            "type" => COMM_TYPES.value(row.comm_type.into()),
-            "direction" => COMM_DIRECTIONS.value(row.direction.into()),
-            "subject" => optional(&row.subject),
-            "body" => optional(&row.body),
-            "attachments" => Value::List(
-                row.attachments
-                    .iter()
-                    .flat_map(|list| &list.0)
-                    .map(|attachment| object(attachment, selection, fragments))
-                    .collect::<ServerResult<_>>()?,
-            ),
-            "extMessageId" => optional(&row.ext_message_id),
-            "loggedBy" => optional(&row.logged_by),
-            "occurredAt" => instant(row.occurred_at),
-            "createdAt" => instant(row.created_at),
-            other => return Err(unknown_field(Self::TYPE_NAME, other)),
+    ) -> ServerResult<Option<Plan>> {
+        Ok(match COMM_FIELDS[index] {
+            "attachments" => Some(Plan::compile::<entity::Attachment>(selections, fragments)?),
+            _ => None,
         })
+    }
+
+    fn write_field(&self, index: usize, child: Option<&Plan>, out: &mut Vec<u8>) {
+        let row = &self.0;
+        match index {
+            0 => write_str(out, &row.id),
+            1 => write_str(out, &row.customer_id),
+            2 => COMM_TYPES.write(row.comm_type.into(), out),
+            3 => COMM_DIRECTIONS.write(row.direction.into(), out),
+            4 => write_optional(row.subject.as_deref(), out),
+            5 => write_optional(row.body.as_deref(), out),
+            6 => match child {
+                Some(plan) => plan.write_list(row.attachments.iter().flat_map(|a| &a.0), out),
+                None => out.extend_from_slice(b"[]"),
+            },
+            7 => write_optional(row.ext_message_id.as_deref(), out),
+            8 => write_optional(row.logged_by.as_deref(), out),
+            9 => time::write_output_json(row.occurred_at, out),
+            _ => time::write_output_json(row.created_at, out),
+        }
     }
 }
 
 impl RowObject for entity::Attachment {
     const TYPE_NAME: &'static str = "CommAttachment";
 
-    fn field(&self, name: &str, _: &SelectionSet, _: &Fragments) -> ServerResult<Value> {
-        Ok(match name {
-            "filename" => text(&self.filename),
-            "nextcloudPath" => text(&self.nextcloud_path),
-            other => return Err(unknown_field(Self::TYPE_NAME, other)),
-        })
+    fn field_index(name: &str) -> Option<usize> {
+        ["filename", "nextcloudPath"]
+            .iter()
+            .position(|field| *field == name)
+    }
+
+    fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
+        match index {
+            0 => write_str(out, &self.filename),
+            _ => write_str(out, &self.nextcloud_path),
+        }
     }
 }
 
@@ -224,33 +239,54 @@ impl Media {
     }
 }
 
+/// The fields of `Media`, numbered for [`RowObject`] in this order.
+const MEDIA_FIELDS: [&str; 10] = [
+    "id",
+    "customerId",
+    "orderId",
+    "filename",
+    "nextcloudPath",
+    "mimeType",
+    "direction",
+    "tags",
+    "uploadedBy",
+    "createdAt",
+];
+
 /// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
 impl RowObject for Media {
     const TYPE_NAME: &'static str = "Media";
 
-    fn field(&self, name: &str, _: &SelectionSet, _: &Fragments) -> ServerResult<Value> {
+    fn field_index(name: &str) -> Option<usize> {
+        MEDIA_FIELDS.iter().position(|field| *field == name)
+    }
+
+    fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
         let row = &self.0;
-        Ok(match name {
-            "id" => text(&row.id),
-            "customerId" => optional(&row.customer_id),
-            "orderId" => optional(&row.order_id),
-            "filename" => text(&row.filename),
-            "nextcloudPath" => text(&row.nextcloud_path),
-            "mimeType" => optional(&row.mime_type),
-            "direction" => row
-                .direction
-                .map_or(Value::Null, |d| MEDIA_DIRECTIONS.value(d.into())),
-            "tags" => Value::List(
-                row.tags
-                    .iter()
-                    .flat_map(|tags| &tags.0)
-                    .map(|tag| text(tag))
-                    .collect(),
-            ),
-            "uploadedBy" => optional(&row.uploaded_by),
-            "createdAt" => instant(row.created_at),
-            other => return Err(unknown_field(Self::TYPE_NAME, other)),
-        })
+        match index {
+            0 => write_str(out, &row.id),
+            1 => write_optional(row.customer_id.as_deref(), out),
+            2 => write_optional(row.order_id.as_deref(), out),
+            3 => write_str(out, &row.filename),
+            4 => write_str(out, &row.nextcloud_path),
+            5 => write_optional(row.mime_type.as_deref(), out),
+            6 => match row.direction {
+                Some(direction) => MEDIA_DIRECTIONS.write(direction.into(), out),
+                None => out.extend_from_slice(b"null"),
+            },
+            7 => {
+                out.push(b'[');
+                for (i, tag) in row.tags.iter().flat_map(|tags| &tags.0).enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, tag);
+                }
+                out.push(b']');
+            }
+            8 => write_optional(row.uploaded_by.as_deref(), out),
+            _ => time::write_output_json(row.created_at, out),
+        }
     }
 }
 

@@ -111,11 +111,11 @@ async fn execute(
 }
 
 /// The answer as `application/graphql-response+json`, with the cache and HTTP headers the
-/// operation set. Serialised into one buffer sized from the response tree beforehand: a
-/// 100-row timeline is ~55 KiB, and growing the buffer by doubling cost a dozen copies.
+/// operation set (serialised by [`crate::graphql::json`], which copies row lists written
+/// earlier as they are).
 fn respond(response: &async_graphql::Response) -> Response {
-    let mut body = Vec::with_capacity(json_size_hint(&response.data) + 256);
-    if let Err(err) = serde_json::to_writer(&mut body, response) {
+    let mut body = Vec::new();
+    if let Err(err) = crate::graphql::json::write_response(&mut body, response) {
         tracing::error!(error = %err, "serialising a GraphQL response failed");
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     }
@@ -132,24 +132,4 @@ fn respond(response: &async_graphql::Response) -> Response {
     }
     http.headers_mut().extend(response.http_headers.clone());
     http
-}
-
-/// Roughly the length of `value` as JSON (exact for plain ASCII strings without escapes).
-fn json_size_hint(value: &async_graphql::Value) -> usize {
-    use async_graphql::Value;
-    match value {
-        Value::Null => 4,
-        Value::Boolean(_) => 5,
-        Value::Number(_) => 12,
-        Value::String(s) => s.len() + 2,
-        Value::Enum(name) => name.len() + 2,
-        Value::Binary(bytes) => bytes.len() * 4,
-        Value::List(items) => items.iter().map(json_size_hint).sum::<usize>() + items.len() + 2,
-        Value::Object(map) => {
-            map.iter()
-                .map(|(key, value)| key.len() + 4 + json_size_hint(value))
-                .sum::<usize>()
-                + 2
-        }
-    }
 }

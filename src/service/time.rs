@@ -34,6 +34,43 @@ pub fn output_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Appends [`output_text`] of `t`, quoted as a JSON string, without building a `String`.
+pub fn write_output_json(t: DateTime<Utc>, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Years chrono writes with a sign, and leap seconds: the general formatter.
+        out.push(b'"');
+        out.extend_from_slice(output_text(t).as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let digits = |value: u32, width: usize, out: &mut Vec<u8>| {
+        let mut buf = [b'0'; 6];
+        let mut v = value;
+        for slot in buf[..width].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&buf[..width]);
+    };
+    out.push(b'"');
+    digits(year as u32, 4, out);
+    out.push(b'-');
+    digits(t.month(), 2, out);
+    out.push(b'-');
+    digits(t.day(), 2, out);
+    out.push(b'T');
+    digits(t.hour(), 2, out);
+    out.push(b':');
+    digits(t.minute(), 2, out);
+    out.push(b':');
+    digits(t.second(), 2, out);
+    out.push(b'.');
+    digits(nanos / 1_000, 6, out);
+    out.extend_from_slice(b"Z\"");
+}
+
 /// Now, at storage precision.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -59,5 +96,33 @@ mod tests {
         assert_eq!(output_text(t), "2026-11-24T00:47:39.123456Z");
         assert!(parse_instant("yesterday", true).is_none());
         assert!(parse_instant("2026-13-01T00:00:00Z", true).is_none());
+    }
+
+    #[test]
+    fn json_output_is_the_output_text_quoted() {
+        use chrono::TimeZone;
+        let mut instants = vec![
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(-5, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(), // leap second
+        ];
+        // A spread of ordinary instants with every kind of fraction.
+        let mut seconds: i64 = 0;
+        for i in 0..5_000i64 {
+            seconds = (seconds * 6_364_136 + 1_442_695 + i) % 4_000_000_000;
+            let micros = (i * 7_919 % 1_000_000) as u32;
+            instants.push(DateTime::from_timestamp(seconds, micros * 1_000).unwrap());
+        }
+        for t in instants {
+            let mut out = Vec::new();
+            write_output_json(t, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("\"{}\"", output_text(t)),
+                "{t:?}"
+            );
+        }
     }
 }

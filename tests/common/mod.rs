@@ -219,6 +219,20 @@ impl TestApp {
         res.json().await.expect("JSON body")
     }
 
+    /// POSTs a GraphQL operation and returns the response body as text (key order and all).
+    #[allow(dead_code)]
+    pub async fn gql_text(&self, query: &str, variables: Value) -> String {
+        let res = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "GraphQL answers 200");
+        res.text().await.expect("a body")
+    }
+
     /// Like [`gql`](Self::gql) but panics on errors and returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.gql(query, variables).await;

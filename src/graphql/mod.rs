@@ -1,6 +1,7 @@
 //! The GraphQL layer: types and resolvers that translate to and from the service layer.
 
 pub mod cost;
+pub mod documents;
 mod errors;
 mod guard;
 pub mod json;

@@ -2,7 +2,6 @@
 //! executes a query (never a mutation); `GET` without one serves GraphiQL.
 
 use super::{AppState, Caller};
-use crate::graphql::cost;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensions, ServerError};
 use axum::Json;
@@ -30,22 +29,20 @@ pub async fn post(
             "Content-Type must be application/json",
         );
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "the body is not valid JSON"),
-    };
-    if value.is_array() {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
         return refuse(
             StatusCode::BAD_REQUEST,
             "batched operations are not supported: send one operation per request",
         );
     }
-    match serde_json::from_value::<async_graphql::Request>(value) {
+    match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => execute(&state, request, caller).await,
-        Err(_) => refuse(
+        Err(err) if err.classify() == serde_json::error::Category::Data => refuse(
             StatusCode::BAD_REQUEST,
             "the body must be a GraphQL request: {\"query\": ..., \"variables\": ...}",
         ),
+        Err(_) => refuse(StatusCode::BAD_REQUEST, "the body is not valid JSON"),
     }
 }
 
@@ -91,10 +88,9 @@ async fn execute(
     mut request: async_graphql::Request,
     caller: Caller,
 ) -> Response {
-    // Refuse fragment bombs before async-graphql's validation walks them.
-    if let Ok(doc) = request.parsed_query()
-        && let Err(err) = cost::check(doc)
-    {
+    // Parsed once per distinct document; fragment bombs are refused before async-graphql's
+    // validation walks them.
+    if let Err(err) = state.documents.prepare(&mut request) {
         let error = ServerError::new(err.message(), None);
         let mut response = async_graphql::Response::from_errors(vec![error]);
         response.errors[0].extensions = async_graphql::Error::new("")

@@ -23,7 +23,12 @@ pub struct AppState {
     pub service: Service,
     pub schema: crate::graphql::CrmSchema,
     pub auth: Arc<Authenticator>,
+    /// Parsed GraphQL documents by query text.
+    pub documents: Arc<crate::graphql::documents::DocumentCache>,
 }
+
+/// How many distinct GraphQL documents are kept parsed.
+const DOCUMENT_CACHE_ENTRIES: usize = 512;
 
 /// A running application's parts: the router and the writer task to drain at shutdown.
 pub struct App {
@@ -45,6 +50,9 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
         ),
         service,
         auth: Arc::new(auth),
+        documents: Arc::new(crate::graphql::documents::DocumentCache::new(
+            DOCUMENT_CACHE_ENTRIES,
+        )),
     };
     Ok(App {
         router: router(state, config),

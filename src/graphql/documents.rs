@@ -1,0 +1,140 @@
+//! Parsed documents, kept by query text.
+//!
+//! Clients send the same few operations over and over with different variables, and parsing
+//! (pest) plus the fragment-cost check cost more than copying the parsed tree. Only documents
+//! that parse and pass [`cost::check`] are kept; the cache is bounded in entries and in the
+//! length of a query it keeps.
+
+use super::cost::{self, CostError};
+use async_graphql::parser::types::ExecutableDocument;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Longest query text that is kept (longer ones are parsed every time).
+pub const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+
+/// A bounded map from query text to its parsed document.
+pub struct DocumentCache {
+    capacity: usize,
+    documents: Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>,
+}
+
+impl DocumentCache {
+    /// A cache of at most `capacity` documents (0 disables it).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            documents: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Gives `request` its parsed document, from the cache or parsed now, after the cost check.
+    /// A document that does not parse is left to async-graphql, which reports the error.
+    pub fn prepare(&self, request: &mut async_graphql::Request) -> Result<(), CostError> {
+        let cacheable = self.capacity > 0 && request.query.len() <= MAX_CACHED_QUERY_BYTES;
+        if cacheable {
+            let hit = self.lock().get(request.query.as_str()).cloned();
+            if let Some(doc) = hit {
+                request.set_parsed_query(ExecutableDocument::clone(&doc));
+                return Ok(());
+            }
+        }
+        let Ok(doc) = request.parsed_query() else {
+            return Ok(());
+        };
+        cost::check(doc)?;
+        if cacheable {
+            let doc = Arc::new(doc.clone());
+            let mut documents = self.lock();
+            if documents.len() >= self.capacity {
+                // Make room by dropping any one entry: cheap, and a client cycling through
+                // more distinct operations than the cache holds only loses the cache.
+                if let Some(key) = documents.keys().next().cloned() {
+                    documents.remove(&key);
+                }
+            }
+            documents.insert(Arc::from(request.query.as_str()), doc);
+        }
+        Ok(())
+    }
+
+    /// Number of documents kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no document is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ExecutableDocument>>> {
+        // A panic while holding the lock cannot leave the map inconsistent (single calls).
+        self.documents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &str) -> async_graphql::Request {
+        async_graphql::Request::new(query)
+    }
+
+    #[test]
+    fn keeps_valid_documents_up_to_capacity() {
+        let cache = DocumentCache::new(2);
+        for query in ["{ a }", "{ b }", "{ a }", "{ c }"] {
+            cache.prepare(&mut request(query)).unwrap();
+        }
+        assert_eq!(cache.len(), 2);
+        // Not parseable: left alone, not kept.
+        let mut broken = request("{ a ");
+        cache.prepare(&mut broken).unwrap();
+        assert!(broken.parsed_query().is_err());
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn cached_documents_are_the_parsed_ones() {
+        let cache = DocumentCache::new(8);
+        let query = "query Q($x: Int) { a(x: $x) { b ...F } } fragment F on A { c }";
+        cache.prepare(&mut request(query)).unwrap();
+        let mut again = request(query);
+        cache.prepare(&mut again).unwrap();
+        let fresh = async_graphql::parser::parse_query(query).unwrap();
+        assert_eq!(
+            format!("{:?}", again.parsed_query().unwrap()),
+            format!("{fresh:?}")
+        );
+    }
+
+    #[test]
+    fn refused_documents_are_refused_every_time_and_not_kept() {
+        let cache = DocumentCache::new(8);
+        let mut bomb = String::from("{ ...F0 }");
+        for i in 0..30 {
+            bomb.push_str(&format!(
+                " fragment F{i} on Query {{ ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        bomb.push_str(" fragment F30 on Query { a }");
+        for _ in 0..2 {
+            assert!(cache.prepare(&mut request(&bomb)).is_err());
+        }
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn long_queries_are_not_kept() {
+        let cache = DocumentCache::new(8);
+        let long = format!(r#"{{ a(x: "{}") }}"#, "b".repeat(MAX_CACHED_QUERY_BYTES));
+        cache.prepare(&mut request(&long)).unwrap();
+        assert!(cache.is_empty());
+    }
+}

@@ -73,14 +73,11 @@ impl Service {
         columns: CommColumns,
         want: Want,
     ) -> Result<Listing<comm::Model>> {
-        let store = self.store();
-        self.listing(
-            page,
-            want,
-            store.list_comms(filter, page, columns),
-            store.count_comms(filter),
-        )
-        .await
+        validate::page(page.limit, page.offset)?;
+        Ok(self
+            .store()
+            .comm_listing(filter, page, columns, want)
+            .await?)
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>> {

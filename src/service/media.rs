@@ -55,14 +55,8 @@ impl Service {
         page: Page,
         want: Want,
     ) -> Result<Listing<media::Model>> {
-        let store = self.store();
-        self.listing(
-            page,
-            want,
-            store.list_media(filter, page),
-            store.count_media(filter),
-        )
-        .await
+        validate::page(page.limit, page.offset)?;
+        Ok(self.store().media_listing(filter, page, want).await?)
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>> {

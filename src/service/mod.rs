@@ -55,6 +55,29 @@ fn total_from_page(page: Page, rows: usize) -> Option<u64> {
     (short && (rows > 0 || page.offset == 0)).then(|| page.offset as u64 + rows as u64)
 }
 
+/// What a listing's `total` is once its page of rows (if wanted) has been read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Total {
+    /// Not wanted.
+    Unwanted,
+    /// Told by the page.
+    Known(u64),
+    /// Needs a count query.
+    Count,
+}
+
+impl Total {
+    /// The total for `want` after reading `rows` rows of `page`: counted only when it is
+    /// wanted and the page cannot tell it.
+    pub fn after(want: Want, page: Page, rows: usize) -> Self {
+        match (want.total, want.rows) {
+            (false, _) => Self::Unwanted,
+            (true, true) => total_from_page(page, rows).map_or(Self::Count, Self::Known),
+            (true, false) => Self::Count,
+        }
+    }
+}
+
 /// Entry point to every operation; cheap to clone.
 #[derive(Clone)]
 pub struct Service {
@@ -71,37 +94,9 @@ impl Service {
     }
 }
 
-impl Service {
-    /// Runs the row query when `want.rows` and the count when `want.total` and the page
-    /// cannot tell it.
-    async fn listing<T, R, C>(
-        &self,
-        page: Page,
-        want: Want,
-        rows: R,
-        count: C,
-    ) -> Result<Listing<T>, crate::ServiceError>
-    where
-        R: std::future::Future<Output = Result<Vec<T>, sea_orm::DbErr>>,
-        C: std::future::Future<Output = Result<u64, sea_orm::DbErr>>,
-    {
-        validate::page(page.limit, page.offset)?;
-        let rows = if want.rows { rows.await? } else { Vec::new() };
-        let total = match (want.total, want.rows) {
-            (false, _) => None,
-            (true, true) => match total_from_page(page, rows.len()) {
-                Some(total) => Some(total),
-                None => Some(count.await?),
-            },
-            (true, false) => Some(count.await?),
-        };
-        Ok(Listing { rows, total })
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Page, total_from_page};
+    use super::{Page, Total, Want, total_from_page};
 
     #[test]
     fn totals_from_short_pages() {
@@ -115,5 +110,25 @@ mod tests {
             "past the end: count"
         );
         assert_eq!(total_from_page(page(10, 0), 10), None, "full page: count");
+    }
+
+    #[test]
+    fn totals_are_counted_only_when_needed() {
+        let page = Page {
+            limit: 10,
+            offset: 0,
+        };
+        let only_rows = Want {
+            rows: true,
+            total: false,
+        };
+        let only_total = Want {
+            rows: false,
+            total: true,
+        };
+        assert_eq!(Total::after(only_rows, page, 10), Total::Unwanted);
+        assert_eq!(Total::after(Want::BOTH, page, 3), Total::Known(3));
+        assert_eq!(Total::after(Want::BOTH, page, 10), Total::Count);
+        assert_eq!(Total::after(only_total, page, 0), Total::Count);
     }
 }

@@ -1,8 +1,8 @@
 //! Read queries.
 
-use super::sqlite_reader::{self, SqliteReader};
+use super::sqlite_reader;
 use super::{Reader, Store};
-use crate::service::{CommFilter, MediaFilter, Page};
+use crate::service::{CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -93,13 +93,16 @@ fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::En
 }
 
 impl Store {
-    pub async fn list_comms(
+    /// A page of comms and, when wanted, the number of all matches (see [`Total::after`]).
+    /// On SQLite both run in one trip to a reader thread.
+    pub async fn comm_listing(
         &self,
         filter: &CommFilter,
         page: Page,
         columns: CommColumns,
-    ) -> Result<Vec<comm::Model>, DbErr> {
-        let query = newest_first(
+        want: Want,
+    ) -> Result<Listing<comm::Model>, DbErr> {
+        let rows = newest_first(
             project(comm_query(filter), columns),
             self.backend(),
             comm::Column::OccurredAt,
@@ -107,17 +110,14 @@ impl Store {
         )
         .limit(page.limit as u64)
         .offset(page.offset as u64);
-        match &self.read {
-            Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::comm_row).await,
-            Reader::Pool(db) => query.all(db).await,
-        }
-    }
-
-    pub async fn count_comms(&self, filter: &CommFilter) -> Result<u64, DbErr> {
-        match &self.read {
-            Reader::Sqlite(lite) => self.count_sqlite(lite, comm_query(filter)).await,
-            Reader::Pool(db) => comm_query(filter).count(db).await,
-        }
+        self.listing(
+            rows,
+            comm_query(filter),
+            page,
+            want,
+            sqlite_reader::comm_row,
+        )
+        .await
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, DbErr> {
@@ -131,12 +131,14 @@ impl Store {
         }
     }
 
-    pub async fn list_media(
+    /// A page of media and, when wanted, the number of all matches (see [`Total::after`]).
+    pub async fn media_listing(
         &self,
         filter: &MediaFilter,
         page: Page,
-    ) -> Result<Vec<media::Model>, DbErr> {
-        let query = newest_first(
+        want: Want,
+    ) -> Result<Listing<media::Model>, DbErr> {
+        let rows = newest_first(
             media_query(filter),
             self.backend(),
             media::Column::CreatedAt,
@@ -144,17 +146,14 @@ impl Store {
         )
         .limit(page.limit as u64)
         .offset(page.offset as u64);
-        match &self.read {
-            Reader::Sqlite(lite) => lite.all(self.sql(query), sqlite_reader::media_row).await,
-            Reader::Pool(db) => query.all(db).await,
-        }
-    }
-
-    pub async fn count_media(&self, filter: &MediaFilter) -> Result<u64, DbErr> {
-        match &self.read {
-            Reader::Sqlite(lite) => self.count_sqlite(lite, media_query(filter)).await,
-            Reader::Pool(db) => media_query(filter).count(db).await,
-        }
+        self.listing(
+            rows,
+            media_query(filter),
+            page,
+            want,
+            sqlite_reader::media_row,
+        )
+        .await
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, DbErr> {
@@ -172,15 +171,42 @@ impl Store {
         query.build(self.backend())
     }
 
-    async fn count_sqlite<E: EntityTrait>(
+    /// Runs `rows` when `want.rows`, then counts `matching` when the page cannot tell the total.
+    async fn listing<E>(
         &self,
-        lite: &std::sync::Arc<SqliteReader>,
-        query: Select<E>,
-    ) -> Result<u64, DbErr> {
-        let query = query
-            .select_only()
-            .column_as(Expr::cust("COUNT(*)"), "num_items");
-        let counted = lite.all(self.sql(query), sqlite_reader::count_row).await?;
-        Ok(counted.first().copied().unwrap_or(0))
+        rows: Select<E>,
+        matching: Select<E>,
+        page: Page,
+        want: Want,
+        decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
+    ) -> Result<Listing<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync + 'static,
+    {
+        match &self.read {
+            Reader::Sqlite(lite) => {
+                let rows = want.rows.then(|| self.sql(rows));
+                let count = self.sql(
+                    matching
+                        .select_only()
+                        .column_as(Expr::cust("COUNT(*)"), "num_items"),
+                );
+                lite.listing(rows, count, page, want, decode).await
+            }
+            Reader::Pool(db) => {
+                let rows = if want.rows {
+                    rows.all(db).await?
+                } else {
+                    Vec::new()
+                };
+                let total = match Total::after(want, page, rows.len()) {
+                    Total::Unwanted => None,
+                    Total::Known(total) => Some(total),
+                    Total::Count => Some(matching.count(db).await?),
+                };
+                Ok(Listing { rows, total })
+            }
+        }
     }
 }

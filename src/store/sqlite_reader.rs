@@ -6,6 +6,7 @@
 //! (see `docs/performance.md`). Here a whole query runs on one blocking thread with a
 //! read-only connection and returns decoded rows at once.
 
+use crate::service::{Listing, Page, Total, Want};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
 use entity::{comm, media};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -101,15 +102,35 @@ impl SqliteReader {
         T: Send + 'static,
         D: Fn(&Row<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.run(move |conn| query(conn, &stmt, decode)).await
+    }
+
+    /// The rows of `rows` (when given) and then, when [`Total::after`] says so, the count
+    /// `count` answers: one trip to a reader thread.
+    pub async fn listing<T: Send + 'static>(
+        self: &Arc<Self>,
+        rows: Option<Statement>,
+        count: Statement,
+        page: Page,
+        want: Want,
+        decode: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Listing<T>, DbErr> {
         self.run(move |conn| {
-            let mut prepared = conn.prepare_cached(&stmt.sql)?;
-            bind(&mut prepared, &stmt)?;
-            let mut rows = prepared.raw_query();
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(decode(row)?);
-            }
-            Ok(out)
+            let rows = match &rows {
+                Some(stmt) => query(conn, stmt, decode)?,
+                None => Vec::new(),
+            };
+            let total = match Total::after(want, page, rows.len()) {
+                Total::Unwanted => None,
+                Total::Known(total) => Some(total),
+                Total::Count => Some(
+                    query(conn, &count, count_row)?
+                        .first()
+                        .copied()
+                        .unwrap_or(0),
+                ),
+            };
+            Ok(Listing { rows, total })
         })
         .await
     }
@@ -119,6 +140,22 @@ impl SqliteReader {
         self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
+}
+
+/// All rows of `stmt`, each decoded by `decode`.
+fn query<T>(
+    conn: &Connection,
+    stmt: &Statement,
+    decode: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut prepared = conn.prepare_cached(&stmt.sql)?;
+    bind(&mut prepared, stmt)?;
+    let mut rows = prepared.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
 }
 
 /// The file name in a `sqlite:` URL (`sqlite://crm.db?mode=rwc`, `sqlite:crm.db`).
@@ -189,6 +226,9 @@ fn decode_error(column: &str, err: impl std::fmt::Display) -> rusqlite::Error {
 /// the shapes the seed's Python backend may have written, exactly as sqlx's SQLite driver did
 /// (naive = UTC).
 pub fn stored_instant(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = canonical_instant(text) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
@@ -216,6 +256,38 @@ pub fn stored_instant(text: &str) -> Option<DateTime<Utc>> {
             })
             .map(|t: DateTime<FixedOffset>| t.with_timezone(&Utc))
     })
+}
+
+/// The format crm-comms itself writes (`2026-11-24T00:47:39.123456+00:00`, see
+/// `service::time::sqlite_text`), read without chrono's general parser; `None` for any other
+/// shape (and for impossible dates), which the general path then handles.
+fn canonical_instant(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 32
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || &b[26..] != b"+00:00"
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        number(11..13)?,
+        number(14..16)?,
+        number(17..19)?,
+        number(20..26)?,
+    )?;
+    Some(date.and_time(time).and_utc())
 }
 
 fn text<'r>(row: &'r Row<'_>, idx: usize, column: &str) -> rusqlite::Result<Option<&'r str>> {
@@ -325,6 +397,35 @@ mod tests {
         }
         assert!(stored_instant("2026-11-24T00:47").is_some());
         assert!(stored_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn canonical_instants_read_like_the_general_parser() {
+        let mut seconds: i64 = 0;
+        for i in 0..5_000i64 {
+            seconds = (seconds * 6_364_136 + 1_442_695 + i) % 253_402_300_799; // up to 9999
+            let t =
+                DateTime::from_timestamp(seconds, (i * 7_919 % 1_000_000) as u32 * 1_000).unwrap();
+            let text = crate::service::time::sqlite_text(t);
+            assert_eq!(canonical_instant(&text), Some(t), "{text}");
+            assert_eq!(
+                DateTime::parse_from_rfc3339(&text)
+                    .unwrap()
+                    .with_timezone(&Utc),
+                t
+            );
+        }
+        for other in [
+            "2026-11-24T00:47:39.123456Z",
+            "2026-11-24T00:47:39.123456+02:00",
+            "2026-02-30T00:47:39.123456+00:00",
+            "2026-11-24T24:47:39.123456+00:00",
+            "2026-11-24T00:47:39.12345a+00:00",
+            "2026-11-24 00:47:39.123456+00:00",
+            "+026-11-24T00:47:39.123456+00:00",
+        ] {
+            assert_eq!(canonical_instant(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! Clients send the same few operations over and over with different variables, and parsing
 //! (pest) plus the fragment-cost check cost more than copying the parsed tree. Only documents
-//! that parse and pass [`cost::check`] are kept; the cache is bounded in entries and in the
-//! length of a query it keeps.
+//! that parse and pass [`cost::check`] are kept; the cache is bounded in entries, in the length
+//! of a query it keeps and in the query text it holds in total, so a client sending endless
+//! distinct documents cannot grow the server's memory through it.
 
 use super::cost::{self, CostError};
 use async_graphql::parser::types::ExecutableDocument;
@@ -12,11 +13,20 @@ use std::sync::{Arc, Mutex};
 
 /// Longest query text that is kept (longer ones are parsed every time).
 pub const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+/// Most query text kept in total.
+pub const MAX_CACHED_TOTAL_BYTES: usize = 1024 * 1024;
 
 /// A bounded map from query text to its parsed document.
 pub struct DocumentCache {
     capacity: usize,
-    documents: Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>,
+    documents: Mutex<Documents>,
+}
+
+#[derive(Default)]
+struct Documents {
+    by_query: HashMap<Arc<str>, Arc<ExecutableDocument>>,
+    /// Length of all kept query texts.
+    bytes: usize,
 }
 
 impl DocumentCache {
@@ -24,7 +34,7 @@ impl DocumentCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            documents: Mutex::new(HashMap::new()),
+            documents: Mutex::new(Documents::default()),
         }
     }
 
@@ -33,7 +43,7 @@ impl DocumentCache {
     pub fn prepare(&self, request: &mut async_graphql::Request) -> Result<(), CostError> {
         let cacheable = self.capacity > 0 && request.query.len() <= MAX_CACHED_QUERY_BYTES;
         if cacheable {
-            let hit = self.lock().get(request.query.as_str()).cloned();
+            let hit = self.lock().by_query.get(request.query.as_str()).cloned();
             if let Some(doc) = hit {
                 request.set_parsed_query(ExecutableDocument::clone(&doc));
                 return Ok(());
@@ -46,21 +56,33 @@ impl DocumentCache {
         if cacheable {
             let doc = Arc::new(doc.clone());
             let mut documents = self.lock();
-            if documents.len() >= self.capacity {
-                // Make room by dropping any one entry: cheap, and a client cycling through
-                // more distinct operations than the cache holds only loses the cache.
-                if let Some(key) = documents.keys().next().cloned() {
-                    documents.remove(&key);
-                }
+            let query = request.query.as_str();
+            // Make room by dropping any entries: cheap, and a client cycling through more
+            // distinct operations than the cache holds only loses the cache.
+            while documents.by_query.len() >= self.capacity
+                || documents.bytes + query.len() > MAX_CACHED_TOTAL_BYTES
+            {
+                let Some(key) = documents.by_query.keys().next().cloned() else {
+                    break;
+                };
+                documents.by_query.remove(&key);
+                documents.bytes -= key.len();
             }
-            documents.insert(Arc::from(request.query.as_str()), doc);
+            if documents.by_query.insert(Arc::from(query), doc).is_none() {
+                documents.bytes += query.len();
+            }
         }
         Ok(())
     }
 
     /// Number of documents kept.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_query.len()
+    }
+
+    /// Length of all kept query texts.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Whether no document is kept.
@@ -68,7 +90,7 @@ impl DocumentCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<ExecutableDocument>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Documents> {
         // A panic while holding the lock cannot leave the map inconsistent (single calls).
         self.documents
             .lock()
@@ -128,6 +150,20 @@ mod tests {
             assert!(cache.prepare(&mut request(&bomb)).is_err());
         }
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn query_text_is_bounded_in_total() {
+        let cache = DocumentCache::new(10_000);
+        let pad = "b".repeat(MAX_CACHED_QUERY_BYTES - 64);
+        for i in 0..200 {
+            cache
+                .prepare(&mut request(&format!(r#"{{ a{i}(x: "{pad}") }}"#)))
+                .unwrap();
+            assert!(cache.bytes() <= MAX_CACHED_TOTAL_BYTES);
+        }
+        assert!(cache.len() >= MAX_CACHED_TOTAL_BYTES / MAX_CACHED_QUERY_BYTES - 1);
+        assert!(cache.len() < 200);
     }
 
     #[test]

@@ -428,6 +428,57 @@ mod tests {
         }
     }
 
+    /// With every connection busy, a read waits at most the acquire timeout and then fails with
+    /// the pool's timeout error (mapped to SERVICE_UNAVAILABLE); the busy read still finishes
+    /// and its connection serves the next read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_waits_at_most_the_acquire_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reader.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        let reader = SqliteReader::open(
+            path,
+            1,
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let busy = {
+            let reader = Arc::clone(&reader);
+            tokio::spawn(async move {
+                reader
+                    .run(move |conn| {
+                        started_tx.send(()).unwrap();
+                        std::thread::sleep(Duration::from_millis(600));
+                        conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+            .await
+            .unwrap();
+        let waited = std::time::Instant::now();
+        let err = reader.ping().await.expect_err("no connection is free");
+        assert!(
+            matches!(
+                err,
+                DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+            ),
+            "{err:?}"
+        );
+        assert!(
+            waited.elapsed() < Duration::from_millis(500),
+            "it did not wait for the busy read"
+        );
+        assert_eq!(busy.await.unwrap().unwrap(), 1);
+        reader.ping().await.expect("the connection is back");
+    }
+
     #[test]
     fn urls_name_files() {
         assert_eq!(

@@ -16,39 +16,42 @@ pub fn write_str(out: &mut Vec<u8>, value: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0; // first byte not yet copied
-    let mut i = 0;
-    while i < bytes.len() {
-        if i + 8 <= bytes.len() {
-            let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-            if !needs_escape(word) {
-                i += 8;
-                continue;
-            }
-        }
-        let byte = bytes[i];
-        let escape = ESCAPE[byte as usize];
-        if escape != 0 {
-            out.extend_from_slice(&bytes[start..i]);
-            write_escape(out, byte, escape);
-            start = i + 1;
-        }
-        i += 1;
+    while let Some(at) = next_escape(bytes, start) {
+        out.extend_from_slice(&bytes[start..at]);
+        write_escape(out, bytes[at], ESCAPE[bytes[at] as usize]);
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\`. Bytes of
-/// 0x80 and above never match (the high bit is masked out), and a borrow can only flag a
-/// byte after a real match, so a `false` is exact and a `true` is checked byte by byte.
-fn needs_escape(word: u64) -> bool {
+/// The index of the first byte at or after `from` that needs escaping.
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let mask = escape_mask(word);
+        if mask != 0 {
+            // The lowest flagged byte is always a real match (see `escape_mask`).
+            return Some(i + (mask.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..bytes.len()).find(|&j| ESCAPE[bytes[j] as usize] != 0)
+}
+
+/// The high bit of each of the eight bytes of `word` (little-endian) that is a control
+/// character, `"` or `\`, possibly also of bytes above a real match. Bytes of 0x80 and above
+/// never match (their high bit is masked out), and a borrow only runs upwards from a real
+/// match, so the lowest flagged byte is always a real one and `0` means none.
+fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let below_space = word.wrapping_sub(ONES * 0x20);
     let quote = word ^ (ONES * b'"' as u64);
     let backslash = word ^ (ONES * b'\\' as u64);
     let zero = |v: u64| v.wrapping_sub(ONES);
-    (below_space | zero(quote) | zero(backslash)) & !word & HIGH != 0
+    (below_space | zero(quote) | zero(backslash)) & !word & HIGH
 }
 
 const BB: u8 = b'b'; // \x08
@@ -215,6 +218,24 @@ mod tests {
                 text.push(special);
                 cases.push(text);
             }
+        }
+        // Random mixes, specials often next to each other.
+        let alphabet = [
+            'a', '"', '\\', '\n', '\u{1}', '\u{1f}', ' ', 'ü', '😀', '\u{7f}', 'Z',
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 40) {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                text.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+            }
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            cases.push(text);
         }
         for case in cases {
             let mut ours = Vec::new();

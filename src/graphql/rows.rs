@@ -181,6 +181,9 @@ fn collect<'a, R: RowObject>(
     Ok(())
 }
 
+/// Most a list's buffer is sized up front (a timeline of 100 comms is ~55 KiB).
+const MAX_PRESIZE: usize = 1024 * 1024;
+
 /// A list of plain-data objects, typed as `[T!]!` (`T` is also an `#[Object]`, which gives the
 /// schema its fields and descriptions and resolves single values).
 pub struct RowList<'a, T>(pub &'a [T]);
@@ -208,10 +211,11 @@ impl<T: RowObject + OutputType> OutputType for RowList<'_, T> {
         let mut out = Vec::new();
         let mut rows = self.0.iter();
         if let Some(first) = rows.next() {
-            // Size the buffer from the first row instead of doubling it a dozen times.
+            // Size the buffer from the first row instead of doubling it a dozen times; capped,
+            // since one row may carry a 1 MiB body and the others none.
             out.extend_from_slice(b"[");
             plan.write(first, &mut out);
-            out.reserve((out.len() + 1) * self.0.len() * 5 / 4);
+            out.reserve(((out.len() + 1) * self.0.len() * 5 / 4).min(MAX_PRESIZE));
             for row in rows {
                 out.push(b',');
                 plan.write(row, &mut out);

@@ -206,8 +206,8 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// POSTs a GraphQL operation and returns the whole JSON response (`data`, `errors`).
-    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+    /// POSTs a GraphQL operation; it must be answered 200.
+    async fn post_gql(&self, query: &str, variables: Value) -> reqwest::Response {
         let res = self
             .client
             .post(self.url("/graphql"))
@@ -216,20 +216,19 @@ impl TestApp {
             .await
             .expect("request");
         assert_eq!(res.status(), 200, "GraphQL answers 200");
+        res
+    }
+
+    /// POSTs a GraphQL operation and returns the whole JSON response (`data`, `errors`).
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let res = self.post_gql(query, variables).await;
         res.json().await.expect("JSON body")
     }
 
     /// POSTs a GraphQL operation and returns the response body as text (key order and all).
     #[allow(dead_code)]
     pub async fn gql_text(&self, query: &str, variables: Value) -> String {
-        let res = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(res.status(), 200, "GraphQL answers 200");
+        let res = self.post_gql(query, variables).await;
         res.text().await.expect("a body")
     }
 

@@ -116,6 +116,12 @@ impl SqliteReader {
         decode: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Listing<T>, DbErr> {
         self.run(move |conn| {
+            // Both statements read one snapshot, so `total` agrees with the page even while
+            // writes land; one read transaction also takes SQLite's file and WAL locks once.
+            // Dropping it (also on error) ends the read.
+            let snapshot = (want.total && rows.is_some())
+                .then(|| conn.unchecked_transaction())
+                .transpose()?;
             let rows = match &rows {
                 Some(stmt) => query(conn, stmt, decode)?,
                 None => Vec::new(),
@@ -130,6 +136,9 @@ impl SqliteReader {
                         .unwrap_or(0),
                 ),
             };
+            if let Some(snapshot) = snapshot {
+                snapshot.commit()?;
+            }
             Ok(Listing { rows, total })
         })
         .await
@@ -477,6 +486,71 @@ mod tests {
         );
         assert_eq!(busy.await.unwrap().unwrap(), 1);
         reader.ping().await.expect("the connection is back");
+    }
+
+    /// A write that commits between a listing's page and its count is in neither: both read
+    /// the snapshot the page started.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn page_and_count_read_one_snapshot() {
+        use crate::service::{Page, Want};
+        static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = FILE.get_or_init(|| dir.path().join("snapshot.db")).clone();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);
+                 INSERT INTO t VALUES (1), (2), (3);",
+            )
+            .unwrap();
+        // Decoding the page's first row commits another row from a second connection.
+        fn decode_and_write(row: &Row<'_>) -> rusqlite::Result<i64> {
+            let x: i64 = row.get(0)?;
+            if x == 1 {
+                let writer = Connection::open(FILE.get().unwrap())?;
+                writer.execute("INSERT INTO t VALUES (4)", [])?;
+            }
+            Ok(x)
+        }
+        let sql = |text: &str| Statement::from_string(sea_orm::DatabaseBackend::Sqlite, text);
+        let reader = SqliteReader::open(
+            path.clone(),
+            1,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let page = Page {
+            limit: 2,
+            offset: 0,
+        };
+        let listing = reader
+            .listing(
+                Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),
+                sql("SELECT COUNT(*) FROM t"),
+                page,
+                Want::BOTH,
+                decode_and_write,
+            )
+            .await
+            .unwrap();
+        assert_eq!(listing.rows, [1, 2]);
+        assert_eq!(listing.total, Some(3), "the count saw a later write");
+        // The write did land, and the connection is not stuck in the old snapshot.
+        let after = reader
+            .listing(
+                None,
+                sql("SELECT COUNT(*) FROM t"),
+                page,
+                Want {
+                    rows: false,
+                    total: true,
+                },
+                count_row,
+            )
+            .await
+            .unwrap();
+        assert_eq!(after.total, Some(4));
     }
 
     #[test]

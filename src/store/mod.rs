@@ -11,22 +11,6 @@ pub use sqlite_reader::{SqliteReader, sqlite_path};
 use std::sync::Arc;
 pub use writer::{WriteOp, Writer};
 
-/// Process-wide SQLite settings; call once at the very start of `main`, before any thread
-/// exists. Turns off SQLite's allocation statistics: with them on, every allocation of every
-/// connection takes one global mutex, which the server's parallel readers then contend on
-/// (nothing in crm-comms reads those statistics).
-pub fn configure_sqlite_process() {
-    // SAFETY: `sqlite3_config` must not run concurrently with any other SQLite call; `main`
-    // calls this before it starts the runtime or opens a database, so no other thread exists.
-    // After SQLite has been initialised it only returns SQLITE_MISUSE, which is harmless.
-    let status = unsafe {
-        rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
-    };
-    if status != rusqlite::ffi::SQLITE_OK {
-        tracing::debug!(status, "SQLite allocation statistics left on");
-    }
-}
-
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {

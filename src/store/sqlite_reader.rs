@@ -85,7 +85,11 @@ impl SqliteReader {
                 None => this.connect()?,
             };
             let result = work(&conn);
-            this.idle.lock().expect("reader pool lock").push(conn);
+            // A connection still inside a transaction (a failed rollback) would pin its
+            // snapshot: stale reads and a WAL that cannot be checkpointed. Close it instead.
+            if conn.is_autocommit() {
+                this.idle.lock().expect("reader pool lock").push(conn);
+            }
             drop(permit);
             result
         })
@@ -493,9 +497,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn page_and_count_read_one_snapshot() {
         use crate::service::{Page, Want};
-        static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        static FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
         let dir = tempfile::tempdir().unwrap();
-        let path = FILE.get_or_init(|| dir.path().join("snapshot.db")).clone();
+        let path = dir.path().join("snapshot.db");
+        *FILE.lock().unwrap() = Some(path.clone());
+        fn write_row(x: i64) -> rusqlite::Result<()> {
+            let path = FILE.lock().unwrap().clone().expect("set by the test");
+            Connection::open(path)?.execute("INSERT INTO t VALUES (?1)", [x])?;
+            Ok(())
+        }
         Connection::open(&path)
             .unwrap()
             .execute_batch(
@@ -507,10 +517,17 @@ mod tests {
         fn decode_and_write(row: &Row<'_>) -> rusqlite::Result<i64> {
             let x: i64 = row.get(0)?;
             if x == 1 {
-                let writer = Connection::open(FILE.get().unwrap())?;
-                writer.execute("INSERT INTO t VALUES (4)", [])?;
+                write_row(4)?;
             }
             Ok(x)
+        }
+        // The same, and then the decoding fails.
+        fn decode_write_and_fail(row: &Row<'_>) -> rusqlite::Result<i64> {
+            let x: i64 = row.get(0)?;
+            if x == 1 {
+                write_row(5)?;
+            }
+            Err(decode_error("x", "refused by the test"))
         }
         let sql = |text: &str| Statement::from_string(sea_orm::DatabaseBackend::Sqlite, text);
         let reader = SqliteReader::open(
@@ -551,6 +568,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after.total, Some(4));
+        // A listing that fails half-way ends its snapshot too: the only connection then sees
+        // the row written during the failed read.
+        reader
+            .listing(
+                Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),
+                sql("SELECT COUNT(*) FROM t"),
+                page,
+                Want::BOTH,
+                decode_write_and_fail,
+            )
+            .await
+            .expect_err("decoding failed");
+        let after_failure = reader
+            .listing(
+                None,
+                sql("SELECT COUNT(*) FROM t"),
+                page,
+                Want {
+                    rows: false,
+                    total: true,
+                },
+                count_row,
+            )
+            .await
+            .unwrap();
+        assert_eq!(after_failure.total, Some(5));
+    }
+
+    /// The bundled SQLite is built without allocation statistics (`.cargo/config.toml`), so
+    /// its allocations take no process-wide mutex; with them on, this would count bytes.
+    #[test]
+    fn sqlite_keeps_no_allocation_statistics() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (x TEXT); INSERT INTO t VALUES (hex(randomblob(9999)));",
+        )
+        .unwrap();
+        // SAFETY: `sqlite3_memory_used` only reads a counter; it is safe from any thread.
+        let used = unsafe { rusqlite::ffi::sqlite3_memory_used() };
+        assert_eq!(
+            used, 0,
+            "SQLite counts its allocations: LIBSQLITE3_FLAGS not applied"
+        );
+        drop(conn);
     }
 
     #[test]

@@ -529,71 +529,59 @@ mod tests {
             }
             Err(decode_error("x", "refused by the test"))
         }
-        let sql = |text: &str| Statement::from_string(sea_orm::DatabaseBackend::Sqlite, text);
-        let reader = SqliteReader::open(
-            path.clone(),
-            1,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let page = Page {
+        fn sql(text: &str) -> Statement {
+            Statement::from_string(sea_orm::DatabaseBackend::Sqlite, text)
+        }
+        const PAGE: Page = Page {
             limit: 2,
             offset: 0,
         };
-        let listing = reader
-            .listing(
-                Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),
-                sql("SELECT COUNT(*) FROM t"),
-                page,
-                Want::BOTH,
-                decode_and_write,
-            )
-            .await
-            .unwrap();
+        // A full page of two rows with its total, decoded by `decode`.
+        async fn page_and_total(
+            reader: &Arc<SqliteReader>,
+            decode: fn(&Row<'_>) -> rusqlite::Result<i64>,
+        ) -> Result<crate::service::Listing<i64>, DbErr> {
+            reader
+                .listing(
+                    Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),
+                    sql("SELECT COUNT(*) FROM t"),
+                    PAGE,
+                    Want::BOTH,
+                    decode,
+                )
+                .await
+        }
+        // The total alone, read now.
+        async fn total_now(reader: &Arc<SqliteReader>) -> Option<u64> {
+            let only_total = Want {
+                rows: false,
+                total: true,
+            };
+            reader
+                .listing(
+                    None,
+                    sql("SELECT COUNT(*) FROM t"),
+                    PAGE,
+                    only_total,
+                    count_row,
+                )
+                .await
+                .unwrap()
+                .total
+        }
+        let reader =
+            SqliteReader::open(path, 1, Duration::from_secs(1), Duration::from_secs(1)).unwrap();
+        let listing = page_and_total(&reader, decode_and_write).await.unwrap();
         assert_eq!(listing.rows, [1, 2]);
         assert_eq!(listing.total, Some(3), "the count saw a later write");
         // The write did land, and the connection is not stuck in the old snapshot.
-        let after = reader
-            .listing(
-                None,
-                sql("SELECT COUNT(*) FROM t"),
-                page,
-                Want {
-                    rows: false,
-                    total: true,
-                },
-                count_row,
-            )
-            .await
-            .unwrap();
-        assert_eq!(after.total, Some(4));
+        assert_eq!(total_now(&reader).await, Some(4));
         // A listing that fails half-way ends its snapshot too: the only connection then sees
         // the row written during the failed read.
-        reader
-            .listing(
-                Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),
-                sql("SELECT COUNT(*) FROM t"),
-                page,
-                Want::BOTH,
-                decode_write_and_fail,
-            )
+        page_and_total(&reader, decode_write_and_fail)
             .await
             .expect_err("decoding failed");
-        let after_failure = reader
-            .listing(
-                None,
-                sql("SELECT COUNT(*) FROM t"),
-                page,
-                Want {
-                    rows: false,
-                    total: true,
-                },
-                count_row,
-            )
-            .await
-            .unwrap();
-        assert_eq!(after_failure.total, Some(5));
+        assert_eq!(total_now(&reader).await, Some(5));
     }
 
     /// The bundled SQLite is built without allocation statistics (`.cargo/config.toml`), so

@@ -79,6 +79,7 @@ pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::J
     if cfg.is_sqlite() {
         let path = crate::store::sqlite_path(&cfg.database_url)?;
         let write = open_sqlite_writer(&path, cfg)?;
+        ensure_canonical_times(&write)?;
         let read = Reader::Sqlite(SqliteReader::open(
             path,
             default_max_connections(cfg),
@@ -128,6 +129,45 @@ fn open_sqlite_writer(
         "SQLite pragmas"
     );
     Ok(conn)
+}
+
+/// Checks that the triggers keeping SQLite instants canonical (the exact order key, see
+/// `migration::sqlite_times`) are still there; if another program dropped them (say, by
+/// re-creating a table), rewrites the rows written meanwhile and creates them again.
+fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    let names = migration::sqlite_times::TRIGGERS;
+    let present: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
+            vec!["?"; names.len()].join(", ")
+        ),
+        rusqlite::params_from_iter(names),
+        |row| row.get(0),
+    )?;
+    if present == names.len() as i64 {
+        return Ok(());
+    }
+    tracing::warn!(
+        present,
+        "SQLite time triggers missing; rewriting instants to the canonical format"
+    );
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for statement in migration::sqlite_times::statements()
+        .iter()
+        .map(String::as_str)
+        .chain(migration::SQLITE_ORDER_INDEXES)
+    {
+        sql.push_str(statement);
+        sql.push(';');
+    }
+    sql.push_str("COMMIT;");
+    if let Err(err) = conn.execute_batch(&sql) {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(err.into());
+    }
+    Ok(())
 }
 
 /// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes

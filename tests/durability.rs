@@ -189,6 +189,8 @@ async fn crash_loses_nothing_acknowledged() {
         lost.first()
     );
     assert_eq!(integrity(&db.url).await, "ok");
+    // The seed's Python backend opens the same file with the system's older SQLite.
+    assert_eq!(common::system_integrity(&db.path().unwrap()), "ok");
     eprintln!(
         "{rounds} crash rounds: {} acknowledged, {} stored",
         acked.len(),

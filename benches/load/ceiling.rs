@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// The server's own timeline SQL on SQLite (same order key, so the same covering index).
 pub const SQLITE_Q1: &str = "SELECT id, customer_id, type, direction, subject, body, attachments, \
      ext_message_id, logged_by, occurred_at, created_at FROM crm_comms_log \
-     WHERE customer_id = ? ORDER BY julianday(occurred_at) DESC, occurred_at DESC, id DESC LIMIT 100";
+     WHERE customer_id = ? ORDER BY occurred_at DESC, id DESC LIMIT 100";
 pub const PG_Q1: &str = "SELECT id, customer_id, type, direction, subject, body, attachments, \
      ext_message_id, logged_by, occurred_at, created_at FROM crm_comms_log \
      WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT 100";

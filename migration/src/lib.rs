@@ -2,13 +2,18 @@
 //!
 //! Every statement is create-if-not-exists: the migrator may run on a database that already
 //! holds other tables and, possibly, the two CRM tables created by the seed's Python backend.
-//! It never drops or alters a table.
+//! It never drops or alters a table. On SQLite, triggers keep stored instants in one canonical
+//! format ([`sqlite_times`]); they rewrite values, never the tables' definitions.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_crm_tables;
 mod m20261125_000002_index_comm_filters;
 mod m20261125_000003_comm_timeline_index;
+mod m20261201_000004_exact_sqlite_order;
+pub mod sqlite_times;
+
+pub use m20261201_000004_exact_sqlite_order::INDEXES as SQLITE_ORDER_INDEXES;
 
 pub struct Migrator;
 
@@ -19,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_crm_tables::Migration),
             Box::new(m20261125_000002_index_comm_filters::Migration),
             Box::new(m20261125_000003_comm_timeline_index::Migration),
+            Box::new(m20261201_000004_exact_sqlite_order::Migration),
         ]
     }
 }

@@ -41,11 +41,8 @@ const SQLITE: &[&str] = &[
         uploaded_by TEXT,
         created_at TEXT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS idx_crm_comms_log_customer_occurred
-        ON crm_comms_log (customer_id, occurred_at)",
-    "CREATE INDEX IF NOT EXISTS idx_crm_media_customer ON crm_media (customer_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS idx_crm_media_order ON crm_media (order_id, created_at)",
-    "CREATE INDEX IF NOT EXISTS idx_crm_media_created ON crm_media (created_at)",
+    // SQLite's indexes are created by `m20261201_000004_exact_sqlite_order` (earlier releases
+    // created others here, which later migrations replace).
 ];
 
 const POSTGRES: &[&str] = &[

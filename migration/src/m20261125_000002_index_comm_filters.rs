@@ -16,6 +16,9 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let sql = match manager.get_database_backend() {
+            // SQLite's covering timeline index (`m20261201_000004_exact_sqlite_order`) serves
+            // these queries; earlier releases created this index and then dropped it again.
+            DatabaseBackend::Sqlite => return Ok(()),
             DatabaseBackend::MySql => {
                 // MySQL has no CREATE INDEX IF NOT EXISTS; the migrator runs this once.
                 "CREATE INDEX idx_crm_comms_log_customer_type_direction \

@@ -6,12 +6,11 @@
 //! `customer_id`), so they are dropped: every insert then updates one random index page instead
 //! of three. (The seed's own schema has no indexes besides the primary keys.)
 //!
-//! The order key is `julianday(occurred_at)`: the column is TEXT that the seed's Python backend
-//! may have written in several ISO-8601 shapes, so the parsed instant (millisecond resolution)
-//! orders, then the text, then the id. `julianday` is in every SQLite version (the seed's
-//! Python can still write to the file) and is deterministic for these arguments. The index
-//! repeats every column, so it costs about as much disk as the table; PostgreSQL and MySQL keep
-//! their plain `(customer_id, occurred_at, id)` index (their index rows have size limits).
+//! Superseded: its index was keyed on `julianday(occurred_at)`, which SQLite versions compute
+//! differently (the seed's older SQLite then calls the file corrupt). A database migrated by an
+//! earlier release has that index; `m20261201_000004_exact_sqlite_order` drops it and creates
+//! the exact, expression-free index. On a new database this migration therefore only drops the
+//! two earlier indexes, and creates nothing that the next one would drop again.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -31,12 +30,6 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = manager.get_connection();
-        db.execute_unprepared(
-            "CREATE INDEX IF NOT EXISTS idx_crm_comms_log_timeline ON crm_comms_log \
-             (customer_id, julianday(occurred_at), occurred_at, id, type, direction, \
-             subject, body, attachments, ext_message_id, logged_by, created_at)",
-        )
-        .await?;
         db.execute_unprepared("DROP INDEX IF EXISTS idx_crm_comms_log_customer_occurred")
             .await?;
         db.execute_unprepared("DROP INDEX IF EXISTS idx_crm_comms_log_customer_type_direction")

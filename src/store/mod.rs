@@ -7,7 +7,7 @@ pub mod writer;
 
 pub use reads::CommColumns;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
-pub use sqlite_reader::{SqliteReader, sqlite_path};
+pub use sqlite_reader::{SqliteReader, sqlite_path, stored_instant};
 use std::sync::Arc;
 pub use writer::{WriteOp, Writer};
 

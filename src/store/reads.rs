@@ -6,30 +6,18 @@ use crate::service::{CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select,
+    ColumnTrait, DbErr, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 
-/// Newest first by `time`, ties by `id`, both descending.
+/// Newest first by `time`, ties by `id`, both descending: the one order key of every listing,
+/// exact to the microsecond on every backend.
 ///
-/// On PostgreSQL and MySQL `time` is a native timestamp. On SQLite it is TEXT that may have been
-/// written by the seed's Python backend in several ISO-8601 shapes (`…Z`, `…+02:00`, naive, with
-/// or without a fraction), so the order key is the parsed instant (`julianday`, millisecond
-/// resolution), then the text (sub-millisecond digits), then the id. The comms' covering index
-/// `idx_crm_comms_log_timeline` has exactly this key, so a timeline needs no sort.
-fn newest_first<E: EntityTrait>(
-    query: Select<E>,
-    backend: DatabaseBackend,
-    time: E::Column,
-    id: E::Column,
-) -> Select<E> {
-    let query = match backend {
-        DatabaseBackend::Sqlite => query.order_by(
-            Expr::cust_with_exprs("julianday(?)", [Expr::col(time)]),
-            Order::Desc,
-        ),
-        _ => query,
-    };
+/// On PostgreSQL and MySQL `time` is a native timestamp. On SQLite it is TEXT in one canonical
+/// fixed-width UTC format (`migration::sqlite_times`: the migration rewrites older shapes and
+/// triggers rewrite rows other processes write), so the plain column orders exactly and the
+/// indexes on `(…, time, id)` give a page in order without a sort.
+fn newest_first<E: EntityTrait>(query: Select<E>, time: E::Column, id: E::Column) -> Select<E> {
     query.order_by(time, Order::Desc).order_by(id, Order::Desc)
 }
 
@@ -104,7 +92,6 @@ impl Store {
     ) -> Result<Listing<comm::Model>, DbErr> {
         let rows = newest_first(
             project(comm_query(filter), columns),
-            self.backend(),
             comm::Column::OccurredAt,
             comm::Column::Id,
         )
@@ -140,7 +127,6 @@ impl Store {
     ) -> Result<Listing<media::Model>, DbErr> {
         let rows = newest_first(
             media_query(filter),
-            self.backend(),
             media::Column::CreatedAt,
             media::Column::Id,
         )
@@ -207,6 +193,101 @@ impl Store {
                 };
                 Ok(Listing { rows, total })
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryTrait;
+
+    /// SQLite's query plan for `query`, one line per step.
+    fn plan(conn: &rusqlite::Connection, query: sea_orm::Statement) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", query.sql))
+            .unwrap();
+        let values: Vec<String> = query
+            .values
+            .iter()
+            .flat_map(|v| v.0.iter())
+            .map(|v| match v {
+                sea_orm::Value::String(Some(s)) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let rows: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(values), |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    /// Timelines and media pages are read in order from an index: no sort, no full scan.
+    #[tokio::test]
+    async fn sqlite_pages_are_read_in_order_from_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        crate::db::migrate(&crate::config::DbConfig::for_url(url))
+            .await
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let page = |q: Select<comm::Entity>| {
+            newest_first(
+                project(q, CommColumns::ALL),
+                comm::Column::OccurredAt,
+                comm::Column::Id,
+            )
+            .limit(100)
+            .build(sea_orm::DatabaseBackend::Sqlite)
+        };
+        let all = CommFilter {
+            customer_id: "c".into(),
+            comm_type: None,
+            direction: None,
+        };
+        let filtered = CommFilter {
+            comm_type: Some(entity::CommType::Email),
+            direction: Some(entity::CommDirection::Inbound),
+            ..all.clone()
+        };
+        for filter in [all, filtered] {
+            let plan = plan(&conn, page(comm_query(&filter)));
+            assert!(
+                plan.contains("USING COVERING INDEX idx_crm_comms_log_customer_timeline"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+        for (filter, index) in [
+            (
+                MediaFilter {
+                    order_id: Some("o".into()),
+                    ..Default::default()
+                },
+                "idx_crm_media_order_time",
+            ),
+            (
+                MediaFilter {
+                    customer_id: Some("c".into()),
+                    ..Default::default()
+                },
+                "idx_crm_media_customer_time",
+            ),
+            (MediaFilter::default(), "idx_crm_media_time"),
+        ] {
+            let query = newest_first(
+                media_query(&filter),
+                media::Column::CreatedAt,
+                media::Column::Id,
+            )
+            .limit(100)
+            .build(sea_orm::DatabaseBackend::Sqlite);
+            let plan = plan(&conn, query);
+            assert!(plan.contains(index), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         }
     }
 }

@@ -329,3 +329,83 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Runs `statements` (SQL text and its parameters) against the SQLite file `path` through
+/// Python's `sqlite3` module, i.e. the system's SQLite (older than the bundled one, as the
+/// seed's Python backend uses), in autocommit mode. Returns the rows of each statement; panics
+/// with Python's error if one fails.
+pub fn system_sqlite(path: &std::path::Path, statements: &[(&str, Value)]) -> Vec<Vec<Value>> {
+    try_system_sqlite(path, statements).unwrap_or_else(|err| panic!("system SQLite: {err}"))
+}
+
+/// Like [`system_sqlite`], but returns Python's error text instead of panicking.
+pub fn try_system_sqlite(
+    path: &std::path::Path,
+    statements: &[(&str, Value)],
+) -> Result<Vec<Vec<Value>>, String> {
+    use std::io::Write;
+    const SCRIPT: &str = r#"
+import json, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+out = []
+try:
+    for sql, params in json.load(sys.stdin):
+        out.append([list(row) for row in conn.execute(sql, params).fetchall()])
+except sqlite3.Error as err:
+    print(json.dumps({"error": str(err)}))
+    sys.exit(0)
+print(json.dumps({"version": sqlite3.sqlite_version, "results": out}))
+"#;
+    let input: Vec<Value> = statements
+        .iter()
+        .map(|(sql, params)| json!([sql, params]))
+        .collect();
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "python3 failed: {output:?}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON from python3");
+    if let Some(err) = answer.get("error") {
+        return Err(err.as_str().unwrap_or_default().to_owned());
+    }
+    Ok(answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rows| rows.as_array().unwrap().clone())
+        .collect())
+}
+
+/// `PRAGMA integrity_check` of the SQLite file `path` by the system's SQLite (Python).
+pub fn system_integrity(path: &std::path::Path) -> String {
+    let rows = &system_sqlite(path, &[("PRAGMA integrity_check", json!([]))])[0];
+    rows.iter()
+        .map(|row| row[0].as_str().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `PRAGMA integrity_check` of the SQLite file `path` by the bundled SQLite (rusqlite).
+pub fn bundled_integrity(path: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open with the bundled SQLite");
+    let mut stmt = conn.prepare("PRAGMA integrity_check").unwrap();
+    let rows: Vec<String> = stmt
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.join("\n")
+}

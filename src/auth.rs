@@ -1,8 +1,8 @@
 //! Authentication: static API tokens (stored as SHA-256 hashes) and JWTs (HS256, or RS256 with
 //! a PEM key or a JWKS file), each giving a [`Principal`] with a read or write scope.
 
-use crate::ServiceError;
 use crate::config::AuthConfig;
+use crate::error::ServiceError;
 use anyhow::{Context as _, bail};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

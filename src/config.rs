@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Log lines as human-readable text or as JSON objects (one per line, for log shippers).
+    #[arg(long, env = "CRM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub server: ServerConfig,
     #[command(flatten)]
@@ -69,6 +72,11 @@ pub struct ServerConfig {
     /// GraphQL introspection: `auto` is on for a loopback bind, off otherwise.
     #[arg(long, env = "CRM_INTROSPECTION", value_enum, default_value_t = Toggle::Auto, global = true)]
     pub introspection: Toggle,
+    /// Run only the documents of this manifest (the JSON `{"<hash>": "<document>"}` that
+    /// `@graphql-codegen/client-preset` writes with `persistedDocuments: true`), by id or exact
+    /// text; without it, automatic persisted queries (APQ) are accepted.
+    #[arg(long, env = "CRM_TRUSTED_DOCUMENTS", global = true)]
+    pub trusted_documents: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -81,6 +89,7 @@ impl ServerConfig {
             max_concurrent_requests: 512,
             cors_origins: Vec::new(),
             introspection: Toggle::Auto,
+            trusted_documents: None,
         }
     }
 
@@ -91,6 +100,13 @@ impl ServerConfig {
             Toggle::Auto => self.bind.ip().is_loopback(),
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// On, off, or decided by the bind address.

@@ -1,10 +1,12 @@
-//! The one error type of the service layer, mapped once to GraphQL extensions and HTTP statuses.
+//! The one error type of the service layer. It knows nothing of HTTP or GraphQL: the edges map
+//! it once (`graphql::errors` to `extensions.code`, `http::status_of` to a status), and log the
+//! cause of a database failure there, where the response is built.
 
-use axum::http::StatusCode;
-use sea_orm::DbErr;
+use crate::store::StoreError;
 
-/// Everything a service call can fail with. Messages are safe to show to clients: they never
-/// carry SQL, file paths or stored values; details of unexpected failures go to the log only.
+/// Everything a service call can fail with. [`message`](Self::message) is safe to show to
+/// clients: it never carries SQL, file paths or stored values; the cause of a database failure
+/// is kept inside, for the log.
 ///
 /// It deliberately has no `Display`: that keeps async-graphql's blanket `From<Display>` away,
 /// so `?` in a resolver goes through the one mapping in `graphql::errors`, which sets the code.
@@ -18,10 +20,11 @@ pub enum ServiceError {
     Unauthenticated(String),
     /// The credential's scope does not allow this operation.
     Forbidden,
-    /// The database could not be reached in time (pool exhausted, server down, disk full).
-    Unavailable,
-    /// Anything else; the detail has already been logged.
-    Internal,
+    /// The database could not serve the call now (unreachable, pool exhausted, busy, full,
+    /// read-only); worth a retry.
+    Unavailable(StoreError),
+    /// Anything else.
+    Internal(StoreError),
 }
 
 impl ServiceError {
@@ -39,63 +42,36 @@ impl ServiceError {
             Self::NotFound(entity) => format!("{entity} not found"),
             Self::Unauthenticated(why) => why.clone(),
             Self::Forbidden => "this credential may only read".into(),
-            Self::Unavailable => "the database is temporarily unavailable, try again".into(),
-            Self::Internal => "internal server error".into(),
+            Self::Unavailable(_) => "the database is temporarily unavailable, try again".into(),
+            Self::Internal(_) => "internal server error".into(),
         }
     }
 
-    /// Machine-readable code, used as GraphQL `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    /// The database failure behind [`Unavailable`](Self::Unavailable) or
+    /// [`Internal`](Self::Internal), for the log.
+    pub fn cause(&self) -> Option<&StoreError> {
         match self {
-            Self::Validation { .. } => "BAD_USER_INPUT",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::Unavailable => "SERVICE_UNAVAILABLE",
-            Self::Internal => "INTERNAL_SERVER_ERROR",
+            Self::Unavailable(cause) | Self::Internal(cause) => Some(cause),
+            _ => None,
         }
     }
 
-    /// HTTP status for the REST layer.
-    pub fn status(&self) -> StatusCode {
+    /// Logs the cause of a database failure (once, where the response is built).
+    pub fn log_cause(&self) {
         match self {
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            Self::Internal(cause) => tracing::error!(error = %cause, "database error"),
+            _ => {}
         }
     }
 }
 
-impl From<DbErr> for ServiceError {
-    fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) {
-            tracing::warn!(error = %err, "database unavailable");
-            Self::Unavailable
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        if err.is_unavailable() {
+            Self::Unavailable(err)
         } else {
-            tracing::error!(error = %err, "database error");
-            Self::Internal
+            Self::Internal(err)
         }
     }
-}
-
-/// Failures that are about the database's state, not about the request: worth a retry.
-fn is_unavailable(err: &DbErr) -> bool {
-    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
-        return true;
-    }
-    let text = err.to_string().to_ascii_lowercase();
-    [
-        "database is locked",
-        "disk is full",
-        "database or disk is full",
-        "readonly database",
-        "read-only",
-        "no space left",
-        "disk i/o error",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }

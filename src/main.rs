@@ -1,6 +1,5 @@
 use clap::Parser;
 use crm_comms::config::{Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 /// jemalloc instead of glibc malloc: a timeline answer is a few thousand small allocations
 /// freed on other threads; measured 1.3× more Q1 answers per CPU-second at ~50 MiB peak RSS
@@ -10,15 +9,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    crm_comms::telemetry::init(crm_comms::telemetry::DEFAULT_FILTER, cli.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::ExportSchema { output } => {
             let sdl = crm_comms::graphql::sdl();
@@ -28,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Migrate => {
-            crm_comms::db::migrate(&cli.db).await?;
+            crm_comms::store::migrate(&cli.db).await?;
             tracing::info!("migrations applied");
         }
         Command::Serve => {

@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-/// Bump when the generated rows change, so stale cached files are not reused.
-pub const GENERATOR_VERSION: u32 = 4;
+/// Bump when the generated rows or the schema change, so stale cached files are not reused
+/// (5: SQLite order indexes without `julianday`).
+pub const GENERATOR_VERSION: u32 = 5;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

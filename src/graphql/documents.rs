@@ -6,8 +6,10 @@
 //! of a query it keeps and in the query text it holds in total, so a client sending endless
 //! distinct documents cannot grow the server's memory through it.
 
-use super::cost::{self, CostError};
+use super::checks::{MAX_TOKENS, count_tokens};
+use super::cost;
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{ErrorExtensions, ServerError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -38,9 +40,15 @@ impl DocumentCache {
         }
     }
 
-    /// Gives `request` its parsed document, from the cache or parsed now, after the cost check.
-    /// A document that does not parse is left to async-graphql, which reports the error.
-    pub fn prepare(&self, request: &mut async_graphql::Request) -> Result<(), CostError> {
+    /// Gives `request` its parsed document, from the cache or parsed now, after the token
+    /// limit, the cost check and `check` (the schema's document rules). A document that does
+    /// not parse is left to async-graphql, which reports the error. Refusals are
+    /// `GRAPHQL_VALIDATION_FAILED` request errors.
+    pub fn prepare(
+        &self,
+        request: &mut async_graphql::Request,
+        check: &dyn Fn(&ExecutableDocument) -> Result<(), ServerError>,
+    ) -> Result<(), ServerError> {
         let cacheable = self.capacity > 0 && request.query.len() <= MAX_CACHED_QUERY_BYTES;
         if cacheable {
             let hit = self.lock().by_query.get(request.query.as_str()).cloned();
@@ -49,10 +57,16 @@ impl DocumentCache {
                 return Ok(());
             }
         }
+        if count_tokens(&request.query, MAX_TOKENS).is_none() {
+            return Err(refusal(format!(
+                "the document has more than {MAX_TOKENS} tokens"
+            )));
+        }
         let Ok(doc) = request.parsed_query() else {
             return Ok(());
         };
-        cost::check(doc)?;
+        cost::check(doc).map_err(|err| refusal(err.message()))?;
+        check(doc)?;
         if cacheable {
             let doc = Arc::new(doc.clone());
             let mut documents = self.lock();
@@ -98,6 +112,15 @@ impl DocumentCache {
     }
 }
 
+/// A document refused before validation.
+fn refusal(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error.extensions = async_graphql::Error::new("")
+        .extend_with(|_, e| e.set("code", "GRAPHQL_VALIDATION_FAILED"))
+        .extensions;
+    error
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,12 +133,12 @@ mod tests {
     fn keeps_valid_documents_up_to_capacity() {
         let cache = DocumentCache::new(2);
         for query in ["{ a }", "{ b }", "{ a }", "{ c }"] {
-            cache.prepare(&mut request(query)).unwrap();
+            cache.prepare(&mut request(query), &|_| Ok(())).unwrap();
         }
         assert_eq!(cache.len(), 2);
         // Not parseable: left alone, not kept.
         let mut broken = request("{ a ");
-        cache.prepare(&mut broken).unwrap();
+        cache.prepare(&mut broken, &|_| Ok(())).unwrap();
         assert!(broken.parsed_query().is_err());
         assert_eq!(cache.len(), 2);
     }
@@ -124,9 +147,9 @@ mod tests {
     fn cached_documents_are_the_parsed_ones() {
         let cache = DocumentCache::new(8);
         let query = "query Q($x: Int) { a(x: $x) { b ...F } } fragment F on A { c }";
-        cache.prepare(&mut request(query)).unwrap();
+        cache.prepare(&mut request(query), &|_| Ok(())).unwrap();
         let mut again = request(query);
-        cache.prepare(&mut again).unwrap();
+        cache.prepare(&mut again, &|_| Ok(())).unwrap();
         let fresh = async_graphql::parser::parse_query(query).unwrap();
         assert_eq!(
             format!("{:?}", again.parsed_query().unwrap()),
@@ -147,7 +170,7 @@ mod tests {
         }
         bomb.push_str(" fragment F30 on Query { a }");
         for _ in 0..2 {
-            assert!(cache.prepare(&mut request(&bomb)).is_err());
+            assert!(cache.prepare(&mut request(&bomb), &|_| Ok(())).is_err());
         }
         assert!(cache.is_empty());
     }
@@ -158,7 +181,9 @@ mod tests {
         let pad = "b".repeat(MAX_CACHED_QUERY_BYTES - 64);
         for i in 0..200 {
             cache
-                .prepare(&mut request(&format!(r#"{{ a{i}(x: "{pad}") }}"#)))
+                .prepare(&mut request(&format!(r#"{{ a{i}(x: "{pad}") }}"#)), &|_| {
+                    Ok(())
+                })
                 .unwrap();
             assert!(cache.bytes() <= MAX_CACHED_TOTAL_BYTES);
         }
@@ -170,7 +195,7 @@ mod tests {
     fn long_queries_are_not_kept() {
         let cache = DocumentCache::new(8);
         let long = format!(r#"{{ a(x: "{}") }}"#, "b".repeat(MAX_CACHED_QUERY_BYTES));
-        cache.prepare(&mut request(&long)).unwrap();
+        cache.prepare(&mut request(&long), &|_| Ok(())).unwrap();
         assert!(cache.is_empty());
     }
 }

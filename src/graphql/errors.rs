@@ -1,16 +1,36 @@
 //! Mapping service errors to GraphQL errors, and giving every error an `extensions.code`.
 
-use crate::ServiceError;
+use crate::error::ServiceError;
 use async_graphql::{ErrorExtensions, Response, Value};
 
+/// The GraphQL `extensions.code` of a service error.
+pub fn code(err: &ServiceError) -> &'static str {
+    match err {
+        ServiceError::Validation { .. } => "BAD_USER_INPUT",
+        ServiceError::NotFound(_) => "NOT_FOUND",
+        ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
+        ServiceError::Forbidden => "FORBIDDEN",
+        ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        ServiceError::Internal(_) => "INTERNAL_SERVER_ERROR",
+    }
+}
+
+/// The one mapping of service errors to GraphQL errors; a database failure's cause is logged
+/// here.
 impl From<ServiceError> for async_graphql::Error {
     fn from(err: ServiceError) -> Self {
-        let code = err.code();
-        let field = match &err {
-            ServiceError::Validation { field, .. } => Some(camel_path(field)),
-            _ => None,
+        err.log_cause();
+        let code = code(&err);
+        let (field, message) = match &err {
+            // The service names fields as stored (`customer_id`); a GraphQL client wrote
+            // `customerId`, so the message and `extensions.field` say that.
+            ServiceError::Validation { field, message } => {
+                let camel = camel_path(field);
+                (Some(camel.clone()), message.replace(field.as_str(), &camel))
+            }
+            _ => (None, err.message()),
         };
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+        async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(field) = &field {
                 ext.set("field", field.as_str());

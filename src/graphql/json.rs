@@ -1,6 +1,6 @@
 //! GraphQL answers as JSON bytes.
 //!
-//! A row list ([`super::rows`]) serialises its rows straight into JSON and hands them up the
+//! A row list (`graphql::rows`) serialises its rows straight into JSON and hands them up the
 //! response tree as [`Value::Binary`]: crm-comms has no binary scalar, so in its answers that
 //! variant only ever carries JSON that is already serialised, and [`write_response`] copies it
 //! as it is. Everything else is written the way serde_json writes an async-graphql response.
@@ -101,18 +101,34 @@ fn write_escape(out: &mut Vec<u8>, byte: u8, escape: u8) {
     }
 }
 
-/// `response` as JSON: `data`, then `extensions` and `errors` when there are any (the field
-/// order and omissions of async-graphql's own `Serialize`).
-pub fn write_response(out: &mut Vec<u8>, response: &Response) -> serde_json::Result<()> {
+/// `response` as JSON: `data` (unless `with_data` is false: a request error has none), then
+/// `extensions` and `errors` when there are any (the field order and omissions of
+/// async-graphql's own `Serialize`).
+pub fn write_response(
+    out: &mut Vec<u8>,
+    response: &Response,
+    with_data: bool,
+) -> serde_json::Result<()> {
     out.reserve(size_hint(&response.data) + 64);
-    out.extend_from_slice(b"{\"data\":");
-    write_value(out, &response.data)?;
+    out.push(b'{');
+    let mut comma = false;
+    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
+        if comma {
+            out.push(b',');
+        }
+        comma = true;
+        out.extend_from_slice(name);
+    };
+    if with_data {
+        key(out, b"\"data\":");
+        write_value(out, &response.data)?;
+    }
     if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":");
+        key(out, b"\"extensions\":");
         serde_json::to_writer(&mut *out, &response.extensions)?;
     }
     if !response.errors.is_empty() {
-        out.extend_from_slice(b",\"errors\":");
+        key(out, b"\"errors\":");
         serde_json::to_writer(&mut *out, &response.errors)?;
     }
     out.push(b'}');
@@ -194,7 +210,7 @@ mod tests {
         ]));
         response.errors.push(ServerError::new("boom", None));
         let mut ours = Vec::new();
-        write_response(&mut ours, &response).unwrap();
+        write_response(&mut ours, &response, true).unwrap();
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             serde_json::to_string(&response).unwrap()
@@ -256,7 +272,7 @@ mod tests {
             Value::Binary(axum::body::Bytes::from_static(raw)),
         )]));
         let mut ours = Vec::new();
-        write_response(&mut ours, &response).unwrap();
+        write_response(&mut ours, &response, true).unwrap();
         assert_eq!(
             String::from_utf8(ours).unwrap(),
             r#"{"data":{"entries":[{"id":"a"},{"id":"b"}]}}"#

@@ -10,7 +10,7 @@
 //!
 //! `@skip`/`@include` are removed by async-graphql before execution and the schema has no other
 //! directives, so aliases, fragments (named and inline), repeated keys and `__typename` are
-//! all there is to handle. `tests/graphql_rows.rs` checks that a row list answers exactly what
+//! all there is to handle. `tests/api/graphql_rows.rs` checks that a row list answers exactly what
 //! the `#[Object]` resolvers of the same type answer, for the same selection.
 
 use super::json::write_str;

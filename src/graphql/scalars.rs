@@ -1,6 +1,6 @@
 //! The `DateTime` scalar.
 
-use crate::service::time;
+use crate::model::time;
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::Utc;
 
@@ -13,7 +13,7 @@ pub struct DateTime(pub chrono::DateTime<Utc>);
 /// always UTC on output, e.g. `2026-11-24T00:47:39.123456Z`.
 #[Scalar(
     name = "DateTime",
-    specified_by_url = "https://datatracker.ietf.org/doc/html/rfc3339"
+    specified_by_url = "https://tools.ietf.org/html/rfc3339"
 )]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {

@@ -1,9 +1,10 @@
 //! The authentication middleware: every GraphQL and REST request needs a bearer credential
-//! (unless auth is off). The GraphiQL page itself and the OpenAPI document are public.
+//! (unless auth is off). The GraphiQL page itself, its assets and the OpenAPI document are
+//! public.
 
 use super::AppState;
-use crate::ServiceError;
 use crate::auth::Principal;
+use crate::error::ServiceError;
 use axum::Json;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -47,8 +48,9 @@ fn is_public(req: &Request) -> bool {
         && !req
             .uri()
             .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("query=")));
-    graphiql_page || path == "/api/openapi.json"
+            .is_some_and(super::graphql::is_operation_query);
+    let graphiql_asset = path.starts_with("/graphiql/assets/");
+    graphiql_page || graphiql_asset || path == "/api/openapi.json"
 }
 
 /// Authenticates the request and stores its [`Caller`]; 401 otherwise.
@@ -68,11 +70,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err(err) => {
             let message = err.message();
             let body = if req.uri().path() == "/graphql" {
-                json!({ "errors": [{ "message": message, "extensions": { "code": err.code() } }] })
+                json!({ "errors": [{ "message": message, "extensions": { "code": crate::graphql::error_code(&err) } }] })
             } else {
                 json!({ "detail": message })
             };
-            let mut response = (err.status(), Json(body)).into_response();
+            let mut response = (super::status_of(&err), Json(body)).into_response();
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

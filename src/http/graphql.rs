@@ -1,18 +1,195 @@
-//! `/graphql`: `POST` executes one operation sent as `application/json`; `GET` with `?query=`
-//! executes a query (never a mutation); `GET` without one serves GraphiQL.
+//! `/graphql` over HTTP, as the GraphQL-over-HTTP spec says: `POST` executes one operation
+//! sent as `application/json`; `GET` with `?query=` executes a query (never a mutation); `GET`
+//! without one serves GraphiQL.
+//!
+//! The answer's media type follows `Accept`: `application/graphql-response+json` when the client
+//! lists it, else `application/json` (also for `*/*` or no `Accept`). A request error (the
+//! document does not parse or validate, a variable does not coerce: nothing was executed) has no
+//! `data` entry and answers 400 with `application/graphql-response+json`, 200 with
+//! `application/json` (legacy clients read the body). Every error body carries
+//! `extensions.code`.
 
 use super::{AppState, Caller};
+use crate::graphql::checks;
+use crate::graphql::persisted::{Persisted, Refused};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensions, ServerError};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::json;
 
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
+/// The media type of a GraphQL answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `application/graphql-response+json`: HTTP status codes follow the outcome.
+    GraphqlResponse,
+    /// `application/json`: request errors answer 200.
+    Json,
+}
+
+impl Answer {
+    /// Chosen from the request's `Accept` header: `application/graphql-response+json` when it
+    /// is listed (with a weight not below `application/json`'s), else `application/json`.
+    pub fn negotiate(headers: &HeaderMap) -> Self {
+        let mut graphql = None;
+        let mut json = None;
+        for accept in headers.get_all(header::ACCEPT) {
+            let Ok(accept) = accept.to_str() else {
+                continue;
+            };
+            for range in accept.split(',') {
+                let mut parts = range.split(';');
+                let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let weight = parts
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                match mime.as_str() {
+                    "application/graphql-response+json" => graphql = Some(weight),
+                    "application/json" => json = Some(weight),
+                    _ => {}
+                }
+            }
+        }
+        match (graphql, json) {
+            (Some(g), j) if g > 0.0 && g >= j.unwrap_or(0.0) => Self::GraphqlResponse,
+            _ => Self::Json,
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// An error answer in GraphQL's shape, with its code.
+pub fn refuse(status: StatusCode, answer: Answer, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, answer.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The request parameters of a POST body; anything else is a 400.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<async_graphql::Variables>,
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A persisted (trusted) document's id, as the GraphQL-over-HTTP persisted documents
+    /// appendix sends it (`sha256:<hex>`).
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
+/// The request parameters of a GET query string (`variables` and `extensions` as JSON text).
+#[derive(Deserialize)]
+struct GetParams {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
+/// Whether a GET query string asks to run an operation (else the playground is served).
+pub fn is_operation_query(query: &str) -> bool {
+    query.split('&').any(|kv| {
+        ["query=", "extensions=", "documentId="]
+            .iter()
+            .any(|key| kv.starts_with(key))
+    })
+}
+
+impl GetParams {
+    fn into_params(self) -> Option<Params> {
+        let json = |text: Option<String>| -> Option<Option<serde_json::Value>> {
+            match text.filter(|t| !t.is_empty()) {
+                None => Some(None),
+                Some(text) => serde_json::from_str(&text).ok().map(Some),
+            }
+        };
+        let variables = match json(self.variables)? {
+            None | Some(serde_json::Value::Null) => None,
+            Some(value) => Some(serde_json::from_value(value).ok()?),
+        };
+        let extensions = match json(self.extensions)? {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Object(map)) => Some(map),
+            Some(_) => return None,
+        };
+        Some(Params {
+            query: self.query,
+            operation_name: self.operation_name,
+            variables,
+            extensions,
+            document_id: self.document_id,
+        })
+    }
+}
+
+impl Params {
+    /// The request to run: its document from the text, the APQ cache or the trusted
+    /// documents; a request error when there is none.
+    fn into_request(
+        self,
+        persisted: &Persisted,
+        answer: Answer,
+    ) -> Result<async_graphql::Request, Box<Response>> {
+        let apq_hash = self
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("persistedQuery"))
+            .filter(|p| p.get("version").and_then(|v| v.as_i64()) == Some(1))
+            .and_then(|p| p.get("sha256Hash"))
+            .and_then(|h| h.as_str());
+        let id = self.document_id.as_deref().or(apq_hash);
+        let query = match persisted.resolve(self.query.clone(), id) {
+            Ok(query) => query,
+            Err(Refused::NoQuery) => {
+                return Err(Box::new(refuse(
+                    StatusCode::BAD_REQUEST,
+                    answer,
+                    "BAD_REQUEST",
+                    Refused::NoQuery.message(),
+                )));
+            }
+            Err(refused) => {
+                let mut error = ServerError::new(refused.message(), None);
+                error.extensions = async_graphql::Error::new("")
+                    .extend_with(|_, e| e.set("code", refused.code()))
+                    .extensions;
+                return Err(Box::new(request_error(error, answer)));
+            }
+        };
+        let mut request = async_graphql::Request::new(query);
+        request.operation_name = self.operation_name;
+        if let Some(variables) = self.variables {
+            request.variables = variables;
+        }
+        if let Some(extensions) = self.extensions {
+            for (key, value) in extensions {
+                if let Ok(value) = async_graphql::Value::from_json(value) {
+                    request.extensions.insert(key, value);
+                }
+            }
+        }
+        Ok(request)
+    }
 }
 
 /// `POST /graphql`.
@@ -22,10 +199,13 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let answer = Answer::negotiate(&headers);
     let accepted = ["application/json", "application/graphql-response+json"];
     if !super::content_type_is(&headers, &accepted) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            answer,
+            "UNSUPPORTED_MEDIA_TYPE",
             "Content-Type must be application/json",
         );
     }
@@ -33,16 +213,33 @@ pub async fn post(
     if first == Some(&b'[') && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
         return refuse(
             StatusCode::BAD_REQUEST,
+            answer,
+            "BAD_REQUEST",
             "batched operations are not supported: send one operation per request",
         );
     }
-    match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => execute(&state, request, caller).await,
-        Err(err) if err.classify() == serde_json::error::Category::Data => refuse(
-            StatusCode::BAD_REQUEST,
-            "the body must be a GraphQL request: {\"query\": ..., \"variables\": ...}",
-        ),
-        Err(_) => refuse(StatusCode::BAD_REQUEST, "the body is not valid JSON"),
+    let params = match serde_json::from_slice::<Params>(&body) {
+        Ok(params) => params,
+        Err(err) if err.classify() == serde_json::error::Category::Data => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                answer,
+                "BAD_REQUEST",
+                "the body must be a GraphQL request: {\"query\": \"...\", \"operationName\": ..., \"variables\": {...}, \"extensions\": {...}}",
+            );
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                answer,
+                "BAD_REQUEST",
+                "the body is not valid JSON",
+            );
+        }
+    };
+    match params.into_request(&state.persisted, answer) {
+        Ok(request) => execute(&state, request, caller, answer).await,
+        Err(refused) => *refused,
     }
 }
 
@@ -50,20 +247,39 @@ pub async fn post(
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(raw) = raw.filter(|q| q.split('&').any(|kv| kv.starts_with("query="))) else {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("crm-comms")
-                .finish(),
-        )
-        .into_response();
+    if headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Answer::Json,
+            "WEBSOCKET_NOT_SUPPORTED",
+            "GraphQL over WebSocket is not served here yet: send queries and mutations over HTTP",
+        );
+    }
+    let Some(raw) = raw.filter(|q| is_operation_query(q)) else {
+        return super::graphiql::page();
     };
-    let mut request = match async_graphql::http::parse_query_string(&raw) {
+    let answer = Answer::negotiate(&headers);
+    let params = serde_urlencoded::from_str::<GetParams>(&raw)
+        .ok()
+        .and_then(GetParams::into_params);
+    let Some(params) = params else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            answer,
+            "BAD_REQUEST",
+            "malformed GraphQL GET request: `variables` and `extensions` must be JSON objects",
+        );
+    };
+    let mut request = match params.into_request(&state.persisted, answer) {
         Ok(request) => request,
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "malformed GraphQL GET request"),
+        Err(refused) => return *refused,
     };
     if let Ok(doc) = request.parsed_query()
         && doc
@@ -73,59 +289,216 @@ pub async fn get(
     {
         let mut response = refuse(
             StatusCode::METHOD_NOT_ALLOWED,
+            answer,
+            "METHOD_NOT_ALLOWED",
             "mutations must be sent with POST",
         );
         response
             .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, request, caller).await
+    execute(&state, request, caller, answer).await
+}
+
+/// A request error answer: only `errors`.
+fn request_error(error: ServerError, answer: Answer) -> Response {
+    respond(&async_graphql::Response::from_errors(vec![error]), answer)
 }
 
 async fn execute(
     state: &AppState,
+    request: async_graphql::Request,
+    caller: Caller,
+    answer: Answer,
+) -> Response {
+    let started = std::time::Instant::now();
+    let (operation, response) = run(state, request, caller).await;
+    // The request's log line names the operation and its error codes (never its variables),
+    // and the metrics count it under a bounded label.
+    let kind = operation.as_ref().map_or("none", |(_, kind)| *kind);
+    let name = operation.as_ref().and_then(|(name, _)| name.as_deref());
+    let span = tracing::Span::current();
+    span.record("operation", name.unwrap_or("anonymous"));
+    span.record("operation_type", kind);
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else {
+        let mut codes: Vec<&str> = response
+            .errors
+            .iter()
+            .filter_map(|e| e.extensions.as_ref()?.get("code"))
+            .filter_map(|code| match code {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        span.record("error_codes", codes.join(",").as_str());
+        if is_request_error(&response) {
+            "request_error"
+        } else {
+            "error"
+        }
+    };
+    super::metrics::record_graphql(
+        state.operation_labels.label(name),
+        kind,
+        outcome,
+        started.elapsed().as_secs_f64(),
+    );
+    respond(&response, answer)
+}
+
+/// Prepares, checks and runs `request`: the operation's name and type (when the document
+/// parsed), and the response (a request error's has only errors).
+async fn run(
+    state: &AppState,
     mut request: async_graphql::Request,
     caller: Caller,
-) -> Response {
-    // Parsed once per distinct document; fragment bombs are refused before async-graphql's
-    // validation walks them.
-    if let Err(err) = state.documents.prepare(&mut request) {
-        let error = ServerError::new(err.message(), None);
-        let mut response = async_graphql::Response::from_errors(vec![error]);
-        response.errors[0].extensions = async_graphql::Error::new("")
-            .extend_with(|_, e| e.set("code", "GRAPHQL_VALIDATION_FAILED"))
-            .extensions;
-        return Json(response).into_response();
+) -> (
+    Option<(Option<String>, &'static str)>,
+    async_graphql::Response,
+) {
+    let refused = |error| async_graphql::Response::from_errors(vec![error]);
+    // Parsed once per distinct document; fragment bombs and documents over the limits are
+    // refused before async-graphql's validation walks them.
+    let checker = &state.checker;
+    if let Err(error) = state
+        .documents
+        .prepare(&mut request, &|doc| checker.check_document(doc))
+    {
+        return (None, refused(error));
+    }
+    // Variables are coerced before anything runs; a nullable variable the request leaves out
+    // leaves its argument unset (a copy of the document is changed only then).
+    let variables = std::mem::take(&mut request.variables);
+    let operation_name = request.operation_name.clone();
+    let mut unset = None;
+    let mut operation = None;
+    if let Ok(doc) = request.parsed_query()
+        && let Some(op) = checks::operation(doc, operation_name.as_deref())
+    {
+        let name = doc
+            .operations
+            .iter()
+            .find(|(_, candidate)| std::ptr::eq(*candidate, op))
+            .and_then(|(name, _)| name.map(|n| n.to_string()));
+        let kind = match op.node.ty {
+            OperationType::Query => "query",
+            OperationType::Mutation => "mutation",
+            OperationType::Subscription => "subscription",
+        };
+        operation = Some((name, kind));
+        if let Err(error) = checker.check_variables(&op.node, &variables) {
+            return (operation, refused(error));
+        }
+        let absent = checks::unprovided(&op.node, &variables);
+        if !absent.is_empty() {
+            let mut doc = doc.clone();
+            if checks::unset_unprovided(&mut doc, &absent) {
+                unset = Some(doc);
+            }
+        }
+    }
+    request.variables = variables;
+    if let Some(doc) = unset {
+        request.set_parsed_query(doc);
     }
     if let Some(principal) = caller.0 {
         request = request.data(principal);
     }
     let mut response = state.schema.execute(request).await;
     crate::graphql::tag_error_codes(&mut response);
-    respond(&response)
+    (operation, response)
 }
 
-/// The answer as `application/graphql-response+json`, with the cache and HTTP headers the
-/// operation set (serialised by [`crate::graphql::json`], which copies row lists written
-/// earlier as they are).
-fn respond(response: &async_graphql::Response) -> Response {
+/// Whether nothing was executed: no data and only errors without a path (parse, validation,
+/// variable coercion).
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    matches!(response.data, async_graphql::Value::Null)
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// The answer in the negotiated media type, with the cache and HTTP headers the operation set
+/// (serialised by [`crate::graphql::json`], which copies row lists written earlier as they
+/// are).
+fn respond(response: &async_graphql::Response, answer: Answer) -> Response {
+    let request_error = is_request_error(response);
     let mut body = Vec::new();
-    if let Err(err) = crate::graphql::json::write_response(&mut body, response) {
+    if let Err(err) = crate::graphql::json::write_response(&mut body, response, !request_error) {
         tracing::error!(error = %err, "serialising a GraphQL response failed");
-        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        return refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            answer,
+            "INTERNAL_SERVER_ERROR",
+            "internal error",
+        );
     }
+    let status = if request_error && answer == Answer::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let mut http = (
-        [(header::CONTENT_TYPE, "application/graphql-response+json")],
+        status,
+        [(header::CONTENT_TYPE, answer.content_type())],
         body,
     )
         .into_response();
     if response.is_ok()
         && let Some(value) = response.cache_control.value()
-        && let Ok(value) = header::HeaderValue::from_str(&value)
+        && let Ok(value) = HeaderValue::from_str(&value)
     {
         http.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     http.headers_mut().extend(response.http_headers.clone());
     http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Answer;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn accept(value: Option<&str>) -> Answer {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        }
+        Answer::negotiate(&headers)
+    }
+
+    #[test]
+    fn media_types_follow_accept() {
+        assert_eq!(accept(None), Answer::Json);
+        assert_eq!(accept(Some("*/*")), Answer::Json);
+        assert_eq!(accept(Some("application/json")), Answer::Json);
+        assert_eq!(
+            accept(Some("application/graphql-response+json")),
+            Answer::GraphqlResponse
+        );
+        assert_eq!(
+            accept(Some(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Answer::GraphqlResponse
+        );
+        assert_eq!(
+            accept(Some(
+                "application/json, application/graphql-response+json;q=0.5"
+            )),
+            Answer::Json
+        );
+        assert_eq!(
+            accept(Some("application/graphql-response+json;q=0")),
+            Answer::Json
+        );
+        assert_eq!(
+            accept(Some("text/html,application/xhtml+xml,*/*;q=0.8")),
+            Answer::Json
+        );
+    }
 }

@@ -1,11 +1,15 @@
 //! HTTP: the axum router (GraphQL, REST, health), middleware, and graceful serving.
 
 mod auth;
+mod graphiql;
 mod graphql;
 mod layers;
+pub mod metrics;
+pub mod rest;
 
 use crate::auth::Authenticator;
 use crate::config::AppConfig;
+use crate::error::ServiceError;
 use crate::service::Service;
 use crate::store::Store;
 use axum::Router;
@@ -25,6 +29,12 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Parsed GraphQL documents by query text.
     pub documents: Arc<crate::graphql::documents::DocumentCache>,
+    /// The request checks that need the schema (document rules, variable coercion).
+    pub checker: Arc<crate::graphql::checks::Checker>,
+    /// Persisted documents: APQ, or only the trusted documents.
+    pub persisted: Arc<crate::graphql::persisted::Persisted>,
+    /// The bounded operation-name labels of the metrics.
+    pub operation_labels: Arc<metrics::OperationLabels>,
 }
 
 /// How many distinct GraphQL documents are kept parsed.
@@ -40,8 +50,14 @@ pub struct App {
 /// Checks the configuration, applies migrations, connects, and builds the router.
 pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
     let auth = Authenticator::from_config(&config.auth, config.server.bind)?;
-    crate::db::migrate(&config.db).await?;
-    let (store, writer_task) = crate::db::open_store(&config.db).await?;
+    // The metrics recorder, before anything records.
+    crate::telemetry::metrics();
+    let persisted = match &config.server.trusted_documents {
+        Some(path) => crate::graphql::persisted::Persisted::trusted_from_file(path)?,
+        None => crate::graphql::persisted::Persisted::automatic(),
+    };
+    crate::store::migrate(&config.db).await?;
+    let (store, writer_task) = Store::open(&config.db).await?;
     let service = Service::new(store.clone());
     let state = AppState {
         schema: crate::graphql::build_schema(
@@ -53,6 +69,9 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
         documents: Arc::new(crate::graphql::documents::DocumentCache::new(
             DOCUMENT_CACHE_ENTRIES,
         )),
+        checker: Arc::new(crate::graphql::checker()),
+        operation_labels: Arc::new(metrics::OperationLabels::new(persisted.operation_names())),
+        persisted: Arc::new(persisted),
     };
     Ok(App {
         router: router(state, config),
@@ -65,7 +84,9 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
 pub fn router(state: AppState, config: &AppConfig) -> Router {
     let api = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .merge(crate::rest::router())
+        .route("/graphiql/assets/{*path}", get(graphiql::asset))
+        .route("/metrics", get(metrics::render))
+        .merge(rest::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -73,8 +94,21 @@ pub fn router(state: AppState, config: &AppConfig) -> Router {
     let app = Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .with_state(state);
     layers::apply(app, &config.server)
+}
+
+/// The HTTP status of a service error (REST answers, and the 401 of the auth middleware).
+pub fn status_of(err: &ServiceError) -> StatusCode {
+    match err {
+        ServiceError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden => StatusCode::FORBIDDEN,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// Whether the request's `Content-Type` (ignoring parameters) is one of `accepted`.
@@ -88,9 +122,20 @@ pub fn content_type_is(headers: &axum::http::HeaderMap, accepted: &[&str]) -> bo
 
 /// 200 when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    let ping = tokio::time::timeout(Duration::from_secs(2), state.service.store().ping()).await;
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.service.ping()).await;
     match ping {
         Ok(Ok(())) => (StatusCode::OK, "ok"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// 200 when the database answers and every migration is applied, 503 otherwise (a replica
+/// that should not get traffic yet).
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    let ready = tokio::time::timeout(Duration::from_secs(2), state.service.ready()).await;
+    match ready {
+        Ok(Ok(true)) => (StatusCode::OK, "ready"),
+        Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
 }

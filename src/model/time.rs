@@ -1,6 +1,9 @@
-//! Instants: parsing client input, the fixed SQLite storage format, and the output format.
+//! Instants: parsing client input, the SQLite storage format (written and read), and the
+//! output format.
 
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{
+    DateTime, FixedOffset, NaiveDateTime, Offset, SecondsFormat, SubsecRound, TimeZone, Utc,
+};
 
 /// Parses an RFC 3339 date-time with any offset (`Z`, `+02:00`, ...) into UTC, truncated to
 /// microseconds (the precision every backend stores). With `allow_naive`, a date-time without
@@ -76,6 +79,74 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A stored instant. The fast path is RFC 3339 (what crm-comms writes); the fallbacks accept
+/// the shapes the seed's Python backend may have written, exactly as sqlx's SQLite driver did
+/// (naive = UTC).
+pub fn stored_instant(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(t) = canonical_instant(text) {
+        return Some(t);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    const FORMATS: [&str; 12] = [
+        "%F %T%.f",
+        "%F %R",
+        "%F %RZ",
+        "%F %R%:z",
+        "%F %T%.fZ",
+        "%F %T%.f%:z",
+        "%FT%R",
+        "%FT%RZ",
+        "%FT%R%:z",
+        "%FT%T%.f",
+        "%FT%T%.fZ",
+        "%FT%T%.f%:z",
+    ];
+    FORMATS.iter().find_map(|format| {
+        DateTime::parse_from_str(text, format)
+            .ok()
+            .or_else(|| {
+                NaiveDateTime::parse_from_str(text, format)
+                    .ok()
+                    .map(|naive| Utc.fix().from_utc_datetime(&naive))
+            })
+            .map(|t: DateTime<FixedOffset>| t.with_timezone(&Utc))
+    })
+}
+
+/// The format crm-comms itself writes (`2026-11-24T00:47:39.123456+00:00`, see
+/// [`sqlite_text`]), read without chrono's general parser; `None` for any other
+/// shape (and for impossible dates), which the general path then handles.
+fn canonical_instant(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() != 32
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || &b[26..] != b"+00:00"
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        number(11..13)?,
+        number(14..16)?,
+        number(17..19)?,
+        number(20..26)?,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +194,53 @@ mod tests {
                 format!("\"{}\"", output_text(t)),
                 "{t:?}"
             );
+        }
+    }
+
+    #[test]
+    fn stored_instants_in_every_seed_shape() {
+        let expect = "2026-11-24T00:47:39.123456Z";
+        for text in [
+            "2026-11-24T00:47:39.123456+00:00",
+            "2026-11-24T00:47:39.123456Z",
+            "2026-11-24T02:47:39.123456+02:00",
+            "2026-11-24T00:47:39.123456",
+            "2026-11-24 00:47:39.123456",
+            "2026-11-24 02:47:39.123456+02:00",
+        ] {
+            let t = stored_instant(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(output_text(t), expect, "{text}");
+        }
+        assert!(stored_instant("2026-11-24T00:47").is_some());
+        assert!(stored_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn canonical_instants_read_like_the_general_parser() {
+        let mut seconds: i64 = 0;
+        for i in 0..5_000i64 {
+            seconds = (seconds * 6_364_136 + 1_442_695 + i) % 253_402_300_799; // up to 9999
+            let t =
+                DateTime::from_timestamp(seconds, (i * 7_919 % 1_000_000) as u32 * 1_000).unwrap();
+            let text = sqlite_text(t);
+            assert_eq!(canonical_instant(&text), Some(t), "{text}");
+            assert_eq!(
+                DateTime::parse_from_rfc3339(&text)
+                    .unwrap()
+                    .with_timezone(&Utc),
+                t
+            );
+        }
+        for other in [
+            "2026-11-24T00:47:39.123456Z",
+            "2026-11-24T00:47:39.123456+02:00",
+            "2026-02-30T00:47:39.123456+00:00",
+            "2026-11-24T24:47:39.123456+00:00",
+            "2026-11-24T00:47:39.12345a+00:00",
+            "2026-11-24 00:47:39.123456+00:00",
+            "+026-11-24T00:47:39.123456+00:00",
+        ] {
+            assert_eq!(canonical_instant(other), None, "{other}");
         }
     }
 }

@@ -1,49 +1,11 @@
 //! Communications log: list, get, create, update, delete.
 
-use super::{Listing, Page, Service, Want, time, validate};
-use crate::ServiceError;
-use crate::store::CommColumns;
-use chrono::{DateTime, Utc};
-use entity::{Attachment, Attachments, CommDirection, CommType, comm};
+use super::{Service, validate};
+use crate::error::ServiceError;
+use crate::model::{CommColumns, CommFilter, CommPatch, Listing, NewComm, Page, Want, time};
+use entity::{Attachments, comm};
 
 type Result<T> = std::result::Result<T, ServiceError>;
-
-/// Which comms to list: always one customer, optionally one type and direction.
-#[derive(Debug, Clone)]
-pub struct CommFilter {
-    pub customer_id: String,
-    pub comm_type: Option<CommType>,
-    pub direction: Option<CommDirection>,
-}
-
-/// A communication to log.
-#[derive(Debug, Clone)]
-pub struct NewComm {
-    pub customer_id: String,
-    pub comm_type: CommType,
-    pub direction: CommDirection,
-    pub subject: Option<String>,
-    pub body: Option<String>,
-    pub attachments: Vec<Attachment>,
-    pub ext_message_id: Option<String>,
-    pub logged_by: Option<String>,
-    /// Defaults to now.
-    pub occurred_at: Option<DateTime<Utc>>,
-}
-
-/// A partial update: `None` leaves a field alone, `Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct CommPatch {
-    pub subject: Option<Option<String>>,
-    pub body: Option<Option<String>>,
-    pub occurred_at: Option<DateTime<Utc>>,
-}
-
-impl CommPatch {
-    pub fn is_empty(&self) -> bool {
-        self.subject.is_none() && self.body.is_none() && self.occurred_at.is_none()
-    }
-}
 
 fn validate_new(input: &NewComm) -> Result<()> {
     validate::key("customer_id", &input.customer_id)?;
@@ -73,15 +35,13 @@ impl Service {
         columns: CommColumns,
         want: Want,
     ) -> Result<Listing<comm::Model>> {
+        validate::key("customer_id", &filter.customer_id)?;
         validate::page(page.limit, page.offset)?;
-        Ok(self
-            .store()
-            .comm_listing(filter, page, columns, want)
-            .await?)
+        Ok(self.store.comm_listing(filter, page, columns, want).await?)
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>> {
-        Ok(self.store().get_comm(id).await?)
+        Ok(self.store.get_comm(id).await?)
     }
 
     /// Logs `input`; `actor` (the caller) fills `logged_by` when the input leaves it out.
@@ -101,7 +61,7 @@ impl Service {
             occurred_at: input.occurred_at.unwrap_or(now),
             created_at: now,
         };
-        self.store().insert_comm(row.clone()).await?;
+        self.store.insert_comm(row.clone()).await?;
         Ok(row)
     }
 
@@ -113,7 +73,7 @@ impl Service {
         if let Some(Some(body)) = &patch.body {
             validate::body(body)?;
         }
-        if !patch.is_empty() && self.store().update_comm(id, patch).await? == 0 {
+        if !patch.is_empty() && self.store.update_comm(id, patch).await? == 0 {
             return Err(ServiceError::NotFound("Comm"));
         }
         self.get_comm(id)
@@ -123,7 +83,7 @@ impl Service {
 
     /// `NOT_FOUND` if `id` does not exist.
     pub async fn delete_comm(&self, id: &str) -> Result<()> {
-        match self.store().delete_comm(id).await? {
+        match self.store.delete_comm(id).await? {
             0 => Err(ServiceError::NotFound("Comm")),
             _ => Ok(()),
         }

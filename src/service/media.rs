@@ -1,31 +1,11 @@
 //! Media metadata: list, get, create, delete.
 
-use super::{Listing, Page, Service, Want, time, validate};
-use crate::ServiceError;
-use entity::{MediaDirection, Tags, media};
+use super::{Service, validate};
+use crate::error::ServiceError;
+use crate::model::{Listing, MediaFilter, NewMedia, Page, Want, time};
+use entity::{Tags, media};
 
 type Result<T> = std::result::Result<T, ServiceError>;
-
-/// Which media to list; filters are AND-ed, none lists all.
-#[derive(Debug, Clone, Default)]
-pub struct MediaFilter {
-    pub customer_id: Option<String>,
-    pub order_id: Option<String>,
-    pub direction: Option<MediaDirection>,
-}
-
-/// Metadata of a file to record.
-#[derive(Debug, Clone)]
-pub struct NewMedia {
-    pub customer_id: Option<String>,
-    pub order_id: Option<String>,
-    pub filename: String,
-    pub nextcloud_path: String,
-    pub mime_type: Option<String>,
-    pub direction: Option<MediaDirection>,
-    pub tags: Vec<String>,
-    pub uploaded_by: Option<String>,
-}
 
 fn validate_new(input: &NewMedia) -> Result<()> {
     if let Some(customer_id) = &input.customer_id {
@@ -56,11 +36,11 @@ impl Service {
         want: Want,
     ) -> Result<Listing<media::Model>> {
         validate::page(page.limit, page.offset)?;
-        Ok(self.store().media_listing(filter, page, want).await?)
+        Ok(self.store.media_listing(filter, page, want).await?)
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>> {
-        Ok(self.store().get_media(id).await?)
+        Ok(self.store.get_media(id).await?)
     }
 
     /// Records `input`; `actor` (the caller) fills `uploaded_by` when the input leaves it out.
@@ -78,13 +58,13 @@ impl Service {
             uploaded_by: input.uploaded_by.or_else(|| actor.map(str::to_owned)),
             created_at: time::now(),
         };
-        self.store().insert_media(row.clone()).await?;
+        self.store.insert_media(row.clone()).await?;
         Ok(row)
     }
 
     /// `NOT_FOUND` if `id` does not exist.
     pub async fn delete_media(&self, id: &str) -> Result<()> {
-        match self.store().delete_media(id).await? {
+        match self.store.delete_media(id).await? {
             0 => Err(ServiceError::NotFound("Media")),
             _ => Ok(()),
         }

@@ -1,6 +1,6 @@
 //! Input rules shared by GraphQL and REST. Each failure names the field (snake_case path).
 
-use crate::ServiceError;
+use crate::error::ServiceError;
 
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

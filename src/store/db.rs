@@ -1,8 +1,8 @@
-//! Connecting to the database (per-backend pool settings and SQLite pragmas) and applying
-//! migrations safely when several replicas start at once.
+//! Opening the [`Store`]: connecting (per-backend pool settings and SQLite pragmas) and
+//! applying migrations safely when several replicas start at once.
 
+use super::{Reader, SqliteReader, Store, Writer};
 use crate::config::{DbConfig, SqliteSynchronous};
-use crate::store::{Reader, SqliteReader, Store, Writer};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Sync};
 use sea_orm::{
@@ -74,25 +74,28 @@ fn default_max_connections(cfg: &DbConfig) -> u32 {
     })
 }
 
-/// Connects, checks the SQLite pragmas, and starts the writer. Migrations must have run.
-pub async fn open_store(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::JoinHandle<()>)> {
-    if cfg.is_sqlite() {
-        let path = crate::store::sqlite_path(&cfg.database_url)?;
-        let write = open_sqlite_writer(&path, cfg)?;
-        ensure_canonical_times(&write)?;
-        let read = Reader::Sqlite(SqliteReader::open(
-            path,
-            default_max_connections(cfg),
-            Duration::from_millis(cfg.sqlite_busy_timeout_ms),
-            cfg.acquire_timeout(),
-        )?);
-        let (writer, task) = Writer::spawn_sqlite(write);
-        return Ok((Store::new(read, writer), task));
+impl Store {
+    /// Connects, checks the SQLite pragmas, and starts the writer (whose task the caller
+    /// awaits at shutdown). Migrations must have run.
+    pub async fn open(cfg: &DbConfig) -> anyhow::Result<(Store, tokio::task::JoinHandle<()>)> {
+        if cfg.is_sqlite() {
+            let path = super::sqlite_path(&cfg.database_url)?;
+            let write = open_sqlite_writer(&path, cfg)?;
+            ensure_canonical_times(&write)?;
+            let read = Reader::Sqlite(SqliteReader::open(
+                path,
+                default_max_connections(cfg),
+                Duration::from_millis(cfg.sqlite_busy_timeout_ms),
+                cfg.acquire_timeout(),
+            )?);
+            let (writer, task) = Writer::spawn_sqlite(write);
+            return Ok((Store::new(read, writer), task));
+        }
+        let write = connect(cfg, 1).await?;
+        let read = Reader::Pool(connect(cfg, default_max_connections(cfg)).await?);
+        let (writer, task) = Writer::spawn(write);
+        Ok((Store::new(read, writer), task))
     }
-    let write = connect(cfg, 1).await?;
-    let read = Reader::Pool(connect(cfg, default_max_connections(cfg)).await?);
-    let (writer, task) = Writer::spawn(write);
-    Ok((Store::new(read, writer), task))
 }
 
 /// The SQLite writer's connection: WAL, the configured `synchronous`, busy timeout; checked.

@@ -1,13 +1,20 @@
-//! Data access: reads through a connection pool, writes through the group-committing
-//! [`writer::Writer`]. Knows the SQL dialect differences; nothing above it does.
+//! Data access: every SQL statement of crm-comms. Reads go through a connection pool, writes
+//! through the group-committing [`writer::Writer`]. Knows the SQL dialect differences; nothing
+//! above it does. It imports only the domain model ([`crate::model`]) and the configuration.
+//!
+//! On SQLite (the default backend) reads and writes skip SeaORM's executor through the fast
+//! path in [`sqlite`], with the same SeaQuery statements.
 
+mod db;
+mod error;
 mod reads;
-mod sqlite_reader;
+pub mod sqlite;
 pub mod writer;
 
-pub use reads::CommColumns;
-use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr};
-pub use sqlite_reader::{SqliteReader, sqlite_path, stored_instant};
+pub use db::{connect, migrate};
+pub use error::StoreError;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+pub use sqlite::reader::{SqliteReader, sqlite_path};
 use std::sync::Arc;
 pub use writer::{WriteOp, Writer};
 
@@ -16,6 +23,13 @@ pub use writer::{WriteOp, Writer};
 pub struct Store {
     read: Reader,
     writer: Writer,
+}
+
+/// Read connections in use and idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub in_use: usize,
+    pub idle: usize,
 }
 
 /// Where reads go: SQLite files are read through [`SqliteReader`], the servers through a
@@ -39,18 +53,76 @@ impl Store {
     }
 
     /// `Ok` when the database answers a trivial query.
-    pub async fn ping(&self) -> Result<(), DbErr> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         match &self.read {
             Reader::Sqlite(lite) => lite.ping().await,
-            Reader::Pool(db) => db.ping().await,
+            Reader::Pool(db) => Ok(db.ping().await?),
         }
     }
 
-    async fn write(&self, op: WriteOp) -> Result<u64, DbErr> {
+    /// Read connections in use and idle (for the metrics).
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.read {
+            Reader::Sqlite(lite) => lite.stats(),
+            Reader::Pool(db) => {
+                let (size, idle) = match db.get_database_backend() {
+                    DatabaseBackend::Postgres => {
+                        let pool = db.get_postgres_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                    DatabaseBackend::MySql => {
+                        let pool = db.get_mysql_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                    _ => {
+                        let pool = db.get_sqlite_connection_pool();
+                        (pool.size(), pool.num_idle())
+                    }
+                };
+                PoolStats {
+                    in_use: (size as usize).saturating_sub(idle),
+                    idle,
+                }
+            }
+        }
+    }
+
+    /// How many of crm-comms' migrations the database has not applied (0 when it is ready).
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        use migration::MigratorTrait;
+        let known: Vec<String> = migration::Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let sql = "SELECT version FROM seaql_migrations";
+        let applied: Vec<String> = match &self.read {
+            Reader::Sqlite(lite) => {
+                lite.all(
+                    sea_orm::Statement::from_string(DatabaseBackend::Sqlite, sql),
+                    |row| row.get::<_, String>(0),
+                )
+                .await?
+            }
+            Reader::Pool(db) => {
+                use sea_orm::ConnectionTrait;
+                db.query_all_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await?
+                .iter()
+                .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+                .collect()
+            }
+        };
+        Ok(known.iter().filter(|name| !applied.contains(name)).count())
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
         self.writer.write(op).await
     }
 
-    pub async fn insert_comm(&self, row: entity::comm::Model) -> Result<(), DbErr> {
+    pub async fn insert_comm(&self, row: entity::comm::Model) -> Result<(), StoreError> {
         self.write(WriteOp::InsertComm(row)).await.map(drop)
     }
 
@@ -58,8 +130,8 @@ impl Store {
     pub async fn update_comm(
         &self,
         id: &str,
-        patch: crate::service::CommPatch,
-    ) -> Result<u64, DbErr> {
+        patch: crate::model::CommPatch,
+    ) -> Result<u64, StoreError> {
         self.write(WriteOp::UpdateComm {
             id: id.to_owned(),
             patch,
@@ -67,15 +139,220 @@ impl Store {
         .await
     }
 
-    pub async fn delete_comm(&self, id: &str) -> Result<u64, DbErr> {
+    pub async fn delete_comm(&self, id: &str) -> Result<u64, StoreError> {
         self.write(WriteOp::DeleteComm(id.to_owned())).await
     }
 
-    pub async fn insert_media(&self, row: entity::media::Model) -> Result<(), DbErr> {
+    pub async fn insert_media(&self, row: entity::media::Model) -> Result<(), StoreError> {
         self.write(WriteOp::InsertMedia(row)).await.map(drop)
     }
 
-    pub async fn delete_media(&self, id: &str) -> Result<u64, DbErr> {
+    pub async fn delete_media(&self, id: &str) -> Result<u64, StoreError> {
         self.write(WriteOp::DeleteMedia(id.to_owned())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DbConfig;
+    use crate::model::{CommColumns, CommFilter, CommPatch, MediaFilter, Page, Want};
+    use chrono::{DateTime, Utc};
+    use entity::{Attachment, Attachments, CommDirection, CommType, MediaDirection, Tags};
+
+    /// The same file opened the fast way (rusqlite reader and writer) and SeaORM's way (sqlx
+    /// pools, SeaORM's executor).
+    async fn both_roads() -> (tempfile::TempDir, DbConfig, Store, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("roads.db").display()
+        );
+        let cfg = DbConfig::for_url(url);
+        migrate(&cfg).await.unwrap();
+        let (fast, _) = Store::open(&cfg).await.unwrap();
+        let (writer, _) = Writer::spawn(connect(&cfg, 1).await.unwrap());
+        let seaorm = Store::new(Reader::Pool(connect(&cfg, 2).await.unwrap()), writer);
+        assert!(matches!(fast.read, Reader::Sqlite(_)));
+        (dir, cfg, fast, seaorm)
+    }
+
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(1_764_000_000_000_000 + micros).unwrap()
+    }
+
+    fn comm(id: &str, customer: &str, n: i64) -> entity::comm::Model {
+        entity::comm::Model {
+            id: id.into(),
+            customer_id: customer.into(),
+            comm_type: [CommType::Email, CommType::Whatsapp, CommType::InPerson][n as usize % 3],
+            direction: [CommDirection::Inbound, CommDirection::Outbound][n as usize % 2],
+            subject: (n % 4 != 0).then(|| format!("subject \"{n}\" ü")),
+            body: (n % 5 != 0).then(|| format!("body\n{n}")),
+            attachments: Some(Attachments(
+                (0..n % 3)
+                    .map(|i| Attachment {
+                        filename: format!("f{i}.pdf"),
+                        nextcloud_path: format!("Customers/{customer}/f{i}.pdf"),
+                    })
+                    .collect(),
+            )),
+            ext_message_id: (n % 2 == 0).then(|| format!("<{n}@mail>")),
+            logged_by: Some("tester".into()),
+            // Some equal instants (ties by id), some 1 µs apart.
+            occurred_at: at(n / 3 * 999_999 + n % 2),
+            created_at: at(n),
+        }
+    }
+
+    fn media(id: &str, n: i64) -> entity::media::Model {
+        entity::media::Model {
+            id: id.into(),
+            customer_id: (n % 3 != 0).then(|| format!("c{}", n % 2)),
+            order_id: (n % 2 == 0).then(|| "o1".into()),
+            filename: format!("photo {n}.jpg"),
+            nextcloud_path: format!("Orders/o1/photo {n}.jpg"),
+            mime_type: (n % 4 != 0).then(|| "image/jpeg".into()),
+            direction: (n % 3 != 1).then_some(MediaDirection::Received),
+            tags: Some(Tags((0..n % 3).map(|i| format!("t{i}")).collect())),
+            uploaded_by: None,
+            created_at: at(n / 2 * 1_000_001),
+        }
+    }
+
+    /// The fast path reads and writes exactly what SeaORM's road does: rows written by either
+    /// writer are stored alike and every listing, page, count and lookup answers the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fast_path_answers_like_seaorm() {
+        let (_dir, cfg, fast, seaorm) = both_roads().await;
+        for n in 0..40 {
+            let (store, prefix) = if n % 2 == 0 {
+                (&fast, "fast")
+            } else {
+                (&seaorm, "orm")
+            };
+            store
+                .insert_comm(comm(&format!("{prefix}-{n:02}"), &format!("c{}", n % 2), n))
+                .await
+                .unwrap();
+            store
+                .insert_media(media(&format!("{prefix}-m{n:02}"), n))
+                .await
+                .unwrap();
+        }
+        for (store, id) in [(&fast, "orm-01"), (&seaorm, "fast-02")] {
+            let patch = CommPatch {
+                subject: Some(None),
+                body: Some(Some("changed".into())),
+                occurred_at: Some(at(7)),
+            };
+            assert_eq!(store.update_comm(id, patch.clone()).await.unwrap(), 1);
+            assert_eq!(store.update_comm("nope", patch).await.unwrap(), 0);
+        }
+        assert_eq!(fast.delete_comm("orm-03").await.unwrap(), 1);
+        assert_eq!(seaorm.delete_comm("fast-04").await.unwrap(), 1);
+        assert_eq!(seaorm.delete_media("fast-m06").await.unwrap(), 1);
+
+        // Stored alike: the same row written by each writer has the same bytes.
+        let conn = rusqlite::Connection::open(sqlite_path(&cfg.database_url).unwrap()).unwrap();
+        let stored = |id: &str| -> Vec<String> {
+            conn.query_row(
+                "SELECT type, direction, subject, body, attachments, ext_message_id, \
+                 occurred_at, created_at FROM crm_comms_log WHERE id = ?",
+                [id],
+                |row| {
+                    (0..8)
+                        .map(|i| row.get::<_, Option<String>>(i).map(|v| format!("{v:?}")))
+                        .collect()
+                },
+            )
+            .unwrap()
+        };
+        fast.insert_comm(comm("same-fast", "x", 13)).await.unwrap();
+        seaorm.insert_comm(comm("same-orm", "x", 13)).await.unwrap();
+        assert_eq!(stored("same-fast"), stored("same-orm"));
+
+        // Read alike.
+        let all = Want::BOTH;
+        for customer in ["c0", "c1", "x", "nobody"] {
+            for (comm_type, direction) in [
+                (None, None),
+                (Some(CommType::Email), None),
+                (Some(CommType::Whatsapp), Some(CommDirection::Outbound)),
+            ] {
+                let filter = CommFilter {
+                    customer_id: customer.into(),
+                    comm_type,
+                    direction,
+                };
+                for (limit, offset) in [(100, 0), (3, 0), (3, 3), (5, 50)] {
+                    let page = Page { limit, offset };
+                    for columns in [
+                        CommColumns::ALL,
+                        CommColumns {
+                            body: false,
+                            attachments: false,
+                        },
+                    ] {
+                        let a = fast
+                            .comm_listing(&filter, page, columns, all)
+                            .await
+                            .unwrap();
+                        let b = seaorm
+                            .comm_listing(&filter, page, columns, all)
+                            .await
+                            .unwrap();
+                        assert_eq!(a.rows, b.rows, "{filter:?} {limit} {offset}");
+                        assert_eq!(a.total, b.total, "{filter:?} {limit} {offset}");
+                    }
+                }
+            }
+        }
+        for filter in [
+            MediaFilter::default(),
+            MediaFilter {
+                order_id: Some("o1".into()),
+                ..Default::default()
+            },
+            MediaFilter {
+                customer_id: Some("c1".into()),
+                direction: Some(MediaDirection::Received),
+                ..Default::default()
+            },
+        ] {
+            for (limit, offset) in [(100, 0), (4, 4)] {
+                let page = Page { limit, offset };
+                let a = fast.media_listing(&filter, page, all).await.unwrap();
+                let b = seaorm.media_listing(&filter, page, all).await.unwrap();
+                assert_eq!(a.rows, b.rows, "{filter:?}");
+                assert_eq!(a.total, b.total, "{filter:?}");
+            }
+        }
+        for id in ["fast-00", "orm-01", "orm-03", "same-orm", "nope"] {
+            assert_eq!(
+                fast.get_comm(id).await.unwrap(),
+                seaorm.get_comm(id).await.unwrap()
+            );
+        }
+        for id in ["fast-m00", "orm-m05", "fast-m06"] {
+            assert_eq!(
+                fast.get_media(id).await.unwrap(),
+                seaorm.get_media(id).await.unwrap()
+            );
+        }
+        let listed = fast
+            .comm_listing(
+                &CommFilter {
+                    customer_id: "c1".into(),
+                    comm_type: None,
+                    direction: None,
+                },
+                Page::default(),
+                CommColumns::ALL,
+                all,
+            )
+            .await
+            .unwrap();
+        assert!(listed.rows.len() > 10, "the comparison saw rows");
     }
 }

@@ -1,12 +1,13 @@
 //! Read queries.
 
-use super::sqlite_reader;
+use super::StoreError;
+use super::sqlite::reader as sqlite_reader;
 use super::{Reader, Store};
-use crate::service::{CommFilter, Listing, MediaFilter, Page, Total, Want};
+use crate::model::{CommColumns, CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
 };
 
@@ -45,21 +46,6 @@ fn media_query(filter: &MediaFilter) -> Select<media::Entity> {
         })
 }
 
-/// Which of a comm's large columns a caller needs. The others are read as NULL, so a timeline
-/// that does not show bodies never reads them.
-#[derive(Debug, Clone, Copy)]
-pub struct CommColumns {
-    pub body: bool,
-    pub attachments: bool,
-}
-
-impl CommColumns {
-    pub const ALL: Self = Self {
-        body: true,
-        attachments: true,
-    };
-}
-
 /// Every column in the entity's order (the SQLite reader decodes by position); a large column
 /// the caller does not need is read as NULL.
 fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::Entity> {
@@ -89,7 +75,7 @@ impl Store {
         page: Page,
         columns: CommColumns,
         want: Want,
-    ) -> Result<Listing<comm::Model>, DbErr> {
+    ) -> Result<Listing<comm::Model>, StoreError> {
         let rows = newest_first(
             project(comm_query(filter), columns),
             comm::Column::OccurredAt,
@@ -107,14 +93,14 @@ impl Store {
         .await
     }
 
-    pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, DbErr> {
+    pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, StoreError> {
         let query = comm::Entity::find_by_id(id.to_owned()).limit(1);
         match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::comm_row)
                 .await?
                 .pop()),
-            Reader::Pool(db) => query.one(db).await,
+            Reader::Pool(db) => Ok(query.one(db).await?),
         }
     }
 
@@ -124,7 +110,7 @@ impl Store {
         filter: &MediaFilter,
         page: Page,
         want: Want,
-    ) -> Result<Listing<media::Model>, DbErr> {
+    ) -> Result<Listing<media::Model>, StoreError> {
         let rows = newest_first(
             media_query(filter),
             media::Column::CreatedAt,
@@ -142,14 +128,14 @@ impl Store {
         .await
     }
 
-    pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, DbErr> {
+    pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, StoreError> {
         let query = media::Entity::find_by_id(id.to_owned()).limit(1);
         match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::media_row)
                 .await?
                 .pop()),
-            Reader::Pool(db) => query.one(db).await,
+            Reader::Pool(db) => Ok(query.one(db).await?),
         }
     }
 
@@ -165,7 +151,7 @@ impl Store {
         page: Page,
         want: Want,
         decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
-    ) -> Result<Listing<E::Model>, DbErr>
+    ) -> Result<Listing<E::Model>, StoreError>
     where
         E: EntityTrait,
         E::Model: Send + Sync + 'static,
@@ -230,7 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db");
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        crate::db::migrate(&crate::config::DbConfig::for_url(url))
+        crate::store::migrate(&crate::config::DbConfig::for_url(url))
             .await
             .unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();

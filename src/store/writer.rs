@@ -6,13 +6,17 @@
 //! only after that commit. If a batch fails, its writes are retried one by one so that one bad
 //! write cannot fail its neighbours. Writers therefore never contend for SQLite's write lock
 //! inside this process, and a write is acknowledged only when it is durable.
+//!
+//! On SQLite the batches are applied by the rusqlite target of [`super::sqlite::writer`] (a fast
+//! path); on PostgreSQL/MySQL by SeaORM's connection, here.
 
-use crate::service::{CommPatch, time};
+use super::StoreError;
+use crate::model::{CommPatch, time};
 use chrono::{DateTime, Utc};
 use entity::{comm, media};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, Value};
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, SqliteTransactionMode,
+    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, SqliteTransactionMode,
     Statement, TransactionOptions, TransactionTrait,
 };
 use serde::Serialize;
@@ -33,7 +37,7 @@ pub enum WriteOp {
 
 struct Job {
     op: WriteOp,
-    reply: oneshot::Sender<Result<u64, DbErr>>,
+    reply: oneshot::Sender<Result<u64, StoreError>>,
 }
 
 /// Sends writes to the writer task; cheap to clone.
@@ -61,34 +65,28 @@ impl Writer {
     }
 
     /// Applies `op` and returns the number of rows it affected, once committed.
-    pub async fn write(&self, op: WriteOp) -> Result<u64, DbErr> {
+    pub async fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job { op, reply })
             .await
-            .map_err(|_| DbErr::Custom("the writer has stopped".into()))?;
+            .map_err(|_| StoreError::unavailable("the writer has stopped"))?;
         answer
             .await
-            .map_err(|_| DbErr::Custom("the writer dropped a write".into()))?
+            .map_err(|_| StoreError::unavailable("the writer dropped a write"))?
     }
 }
 
 /// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.
-trait Target {
+pub(super) trait Target {
     /// Applies `ops` in one transaction; their affected-row counts, or the first error (the
     /// transaction is then rolled back).
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr>;
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError>;
 }
 
 impl Target for DatabaseConnection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
         apply(self, ops).await
-    }
-}
-
-impl Target for rusqlite::Connection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
-        apply_sqlite(self, ops)
     }
 }
 
@@ -103,7 +101,11 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
-        match target.apply(&ops).await {
+        metrics::histogram!("crm_writer_batch_size").record(ops.len() as f64);
+        let started = std::time::Instant::now();
+        let applied = target.apply(&ops).await;
+        metrics::histogram!("crm_writer_commit_seconds").record(started.elapsed().as_secs_f64());
+        match applied {
             Ok(counts) => {
                 for (job, count) in batch.drain(..).zip(counts) {
                     let _ = job.reply.send(Ok(count));
@@ -125,29 +127,7 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// One batch in one `BEGIN IMMEDIATE` transaction; rolled back on any error.
-fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
-    let run = || -> rusqlite::Result<Vec<u64>> {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut counts = Vec::with_capacity(ops.len());
-        for op in ops {
-            let stmt = statement(op, DatabaseBackend::Sqlite);
-            let mut prepared = conn.prepare_cached(&stmt.sql)?;
-            super::sqlite_reader::bind(&mut prepared, &stmt)?;
-            counts.push(prepared.raw_execute()? as u64);
-        }
-        conn.execute_batch("COMMIT")?;
-        Ok(counts)
-    };
-    run().map_err(|err| {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        DbErr::Custom(format!("SQLite write failed: {err}"))
-    })
-}
-
-async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, DbErr> {
+async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
     let backend = db.get_database_backend();
     let options = TransactionOptions {
         sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
@@ -161,7 +141,7 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, Db
             Ok(result) => counts.push(result.rows_affected()),
             Err(err) => {
                 let _ = txn.rollback().await;
-                return Err(err);
+                return Err(err.into());
             }
         }
     }
@@ -189,7 +169,7 @@ fn json_value<T: Serialize>(backend: DatabaseBackend, list: &T) -> Value {
     }
 }
 
-fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
+pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
     use comm::Column as C;
     use media::Column as M;
     match op {

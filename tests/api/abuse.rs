@@ -1,13 +1,11 @@
 //! Abusive requests: expensive documents, batches, wrong methods and content types, oversized
 //! bodies, slow requests, overload, CORS.
 
-mod common;
-
-use common::{Backend, TestApp, TestDb, error_code};
+use crate::common::{Backend, TestApp, TestDb, error_code, read_response_head, status_of};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 async fn app() -> TestApp {
     TestApp::spawn(Backend::Sqlite).await.unwrap()
@@ -43,14 +41,17 @@ async fn expensive_documents_are_refused() {
             "{body}"
         );
     }
-    // Thousands of aliases are the same attack without fragments.
+    // Thousands of aliases are the same attack without fragments: refused by the token limit
+    // before anything walks them.
     let aliases: String = (0..6000).map(|i| format!("a{i}: __typename ")).collect();
     let body = app.gql(&format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
     assert!(
         body["errors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("once fragments are expanded")
+            .contains("tokens"),
+        "{body}"
     );
 
     // Complexity: list fields cost their limit.
@@ -86,7 +87,7 @@ async fn expensive_documents_are_refused() {
         "{body}"
     );
     // The full introspection query of GraphiQL/graphql-core (deep `ofType` nesting) passes.
-    let introspection = include_str!("fixtures/introspection.graphql");
+    let introspection = include_str!("../fixtures/introspection.graphql");
     let body = app.gql(introspection, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
@@ -169,69 +170,74 @@ async fn one_operation_per_request_and_methods() {
     app.stop().await;
 }
 
-/// Sends a raw HTTP/1.1 request with a chunked body of `size` bytes; returns the status line.
-fn chunked_post(addr: std::net::SocketAddr, size: usize) -> String {
+/// The largest body the server accepts (its default `max_body_bytes`).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// A raw connection to `addr` with the head of a JSON `POST` to `path` written (`framing`: a
+/// `Content-Length` or `Transfer-Encoding` header line).
+fn post_head(addr: std::net::SocketAddr, path: &str, framing: &str) -> std::net::TcpStream {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    write!(stream, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+/// The status of a `POST` to `path` whose `Content-Length` is over the limit. Only the head is
+/// written: the server must answer from the header alone, and the answer is read before any
+/// of the body is written (so no write can race the server closing the connection).
+fn oversized_by_length(addr: std::net::SocketAddr, path: &str) -> u16 {
+    let mut stream = post_head(addr, path, &format!("Content-Length: {}", BODY_LIMIT + 1));
+    status_of(&read_response_head(&mut stream))
+}
+
+/// The status of a chunked `POST` to `path` whose body is one byte over the limit. The server
+/// must read the body to find it too large; exactly `BODY_LIMIT + 1` bytes of it are written
+/// (its last byte is what crosses the limit, so the server has read everything written when it
+/// answers and nothing unread can turn its close into a reset), then the answer is read.
+fn oversized_chunked(addr: std::net::SocketAddr, path: &str) -> u16 {
+    let mut stream = post_head(addr, path, "Transfer-Encoding: chunked");
     let chunk = vec![b' '; 64 * 1024];
-    let mut sent = 0;
-    while sent < size {
-        let n = chunk.len().min(size - sent);
-        if write!(stream, "{n:x}\r\n").is_err()
-            || stream.write_all(&chunk[..n]).is_err()
-            || stream.write_all(b"\r\n").is_err()
-        {
-            break; // the server may answer and close before the body ends
-        }
-        sent += n;
+    for _ in 0..BODY_LIMIT / chunk.len() {
+        write!(stream, "{:x}\r\n", chunk.len()).unwrap();
+        stream.write_all(&chunk).unwrap();
+        stream.write_all(b"\r\n").unwrap();
     }
-    let _ = stream.write_all(b"0\r\n\r\n");
-    let mut answer = [0u8; 64];
-    let n = stream.read(&mut answer).unwrap_or(0);
-    String::from_utf8_lossy(&answer[..n])
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_owned()
+    // The byte over the limit, without the chunk's CRLF and the last chunk.
+    stream.write_all(b"1\r\n ").unwrap();
+    status_of(&read_response_head(&mut stream))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies() {
     let app = app().await;
-    let big = format!(
-        r#"{{"query": "{{ __typename }}", "variables": {{"x": "{}"}}}}"#,
-        "a".repeat(2 * 1024 * 1024 + 1)
-    );
-    let res = app
-        .client
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
-    let res = app
-        .client
-        .post(app.url("/api/crm/comms/"))
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
     let addr = app.addr;
-    let status = tokio::task::spawn_blocking(move || chunked_post(addr, 3 * 1024 * 1024))
-        .await
-        .unwrap();
-    assert!(status.contains("413"), "{status}");
+    let (graphql, rest, chunked, rest_chunked) = tokio::task::spawn_blocking(move || {
+        (
+            oversized_by_length(addr, "/graphql"),
+            oversized_by_length(addr, "/api/crm/comms/"),
+            oversized_chunked(addr, "/graphql"),
+            oversized_chunked(addr, "/api/crm/comms/"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        graphql, 413,
+        "/graphql with a Content-Length over the limit"
+    );
+    assert_eq!(rest, 413, "REST with a Content-Length over the limit");
+    assert_eq!(chunked, 413, "/graphql with a chunked body over the limit");
+    assert_eq!(rest_chunked, 413, "REST with a chunked body over the limit");
     // Just under the limit is served.
     let ok = format!(
         r#"{{"query": "{{ __typename }}", "variables": {{"x": "{}"}}}}"#,
-        "a".repeat(2 * 1024 * 1024 - 100)
+        "a".repeat(BODY_LIMIT - 100)
     );
     let res = app
         .client
@@ -264,26 +270,46 @@ async fn slow_requests_time_out_and_overload_is_shed() {
     .await;
     let lock = lock_database(&app.db.url).await;
     let create = "mutation { createComm(input: { customerId: \"c\", type: NOTE, direction: INTERNAL }) { id } }";
-    let slow: Vec<_> = (0..2)
-        .map(|_| {
-            let req = app
-                .client
-                .post(app.url("/graphql"))
-                .json(&json!({ "query": create }));
-            tokio::spawn(async move { req.send().await.unwrap().status() })
+    // A write that waits for the lock until the request timeout: `(status, how long it took)`.
+    let slow = || {
+        let req = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": create }));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let status = req.send().await.unwrap().status();
+            (status, started.elapsed())
         })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // Both slots are taken: a third request is shed at once.
-    let started = std::time::Instant::now();
-    let shed = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(shed.status(), 503);
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "shed without waiting"
-    );
-    for task in slow {
-        assert_eq!(task.await.unwrap(), 503, "timed out");
+    };
+    // Both slots taken by slow writes, a third request is shed at once. No sleep guesses when
+    // the slow writes have arrived: probe until one is shed (a probe served meanwhile only
+    // held a slot briefly), and whenever a slow write has ended (shed because a probe held the
+    // other slot, or timed out) send another, so that two are in flight.
+    let mut writes = vec![slow(), slow()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for write in writes.iter_mut().filter(|w| w.is_finished()) {
+            let (status, _) = std::mem::replace(write, slow()).await.unwrap();
+            assert_eq!(status, 503, "shed or timed out");
+        }
+        let probe = app.client.get(app.url("/healthz")).send().await.unwrap();
+        let status = probe.status();
+        let body = probe.text().await.unwrap();
+        if status == 503 {
+            // The load shedder's answer, not a timeout's (empty) or the health check's.
+            assert_eq!(body, "server overloaded, try again", "shed without waiting");
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(Instant::now() < deadline, "no probe was ever shed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The two writes holding the slots when the probe was shed time out (no earlier).
+    for write in writes {
+        let (status, took) = write.await.unwrap();
+        assert_eq!(status, 503, "timed out");
+        assert!(took >= Duration::from_secs(1), "timed out after {took:?}");
     }
     lock.execute_unprepared("ROLLBACK").await.unwrap();
     // Still serving.

@@ -1,10 +1,8 @@
 //! Authentication and authorisation over HTTP: API tokens, HS256/RS256/JWKS JWTs, scopes.
 
-mod common;
-
+use crate::common::{Backend, TestApp, TestDb, error_code};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use common::{Backend, TestApp, TestDb, error_code};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

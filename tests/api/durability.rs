@@ -1,18 +1,20 @@
 //! Durability and concurrency: many writers, SIGKILL mid-load, SIGTERM with requests in
 //! flight, a full disk.
 //!
-//! The crash test runs 5 rounds; `CRM_CRASH_ROUNDS=20 cargo test --test durability crash`
+//! The crash test runs 5 rounds; `CRM_CRASH_ROUNDS=20 cargo test --test api durability::crash`
 //! runs the longer version.
 
-mod common;
-
-use common::{Backend, TestApp, TestDb};
+use crate::common::{
+    Backend, TestApp, TestDb, backend_tests, error_code, free_port, read_response, server_process,
+    status_of, system_integrity, wait_healthy,
+};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const CREATE: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
 
@@ -52,38 +54,8 @@ async fn many_writers(app: &TestApp) {
 
 backend_tests!(many_writers);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_server(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_crm-comms"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start crm-comms")
-}
-
-async fn wait_healthy(client: &reqwest::Client, port: u16) {
-    for _ in 0..300 {
-        if let Ok(res) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            && res.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server never became healthy");
+    server_process(url, port).spawn().expect("start crm-comms")
 }
 
 async fn raw(url: &str) -> sea_orm::DatabaseConnection {
@@ -136,9 +108,10 @@ async fn crash_loses_nothing_acknowledged() {
     let client = reqwest::Client::new();
     let acked = Arc::new(Mutex::new(HashSet::new()));
     for round in 0..rounds {
+        let before = acked.lock().unwrap().len();
         let port = free_port();
         let mut server = start_server(&db.url, port);
-        wait_healthy(&client, port).await;
+        wait_healthy(&client, &format!("http://127.0.0.1:{port}"), &mut server).await;
         let writers: Vec<_> = (0..16)
             .map(|w| {
                 let client = client.clone();
@@ -160,7 +133,19 @@ async fn crash_loses_nothing_acknowledged() {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300 + 97 * round as u64 % 400)).await;
+        // Kill once this round has had a number of writes acknowledged (a different number
+        // each round, so the kill lands at different points of a batch), not after a time: the
+        // load really runs however slow the machine is.
+        let target = before + 60 + 37 * round % 120;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while acked.lock().unwrap().len() < target {
+            assert!(
+                Instant::now() < deadline && writers.iter().any(|w| !w.is_finished()),
+                "round {round}: only {} of {target} writes acknowledged",
+                acked.lock().unwrap().len()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         server.kill().expect("SIGKILL");
         server.wait().unwrap();
         for w in writers {
@@ -170,7 +155,7 @@ async fn crash_loses_nothing_acknowledged() {
     // Restart once more so recovery runs through the server itself.
     let port = free_port();
     let mut server = start_server(&db.url, port);
-    wait_healthy(&client, port).await;
+    wait_healthy(&client, &format!("http://127.0.0.1:{port}"), &mut server).await;
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -190,12 +175,32 @@ async fn crash_loses_nothing_acknowledged() {
     );
     assert_eq!(integrity(&db.url).await, "ok");
     // The seed's Python backend opens the same file with the system's older SQLite.
-    assert_eq!(common::system_integrity(&db.path().unwrap()), "ok");
+    assert_eq!(system_integrity(&db.path().unwrap()), "ok");
     eprintln!(
         "{rounds} crash rounds: {} acknowledged, {} stored",
         acked.len(),
         stored.len()
     );
+}
+
+/// `(tx_queue, rx_queue)` of the established loopback TCP socket from local port `local` to
+/// remote port `remote`, from `/proc/net/tcp` (bytes not yet acknowledged by the peer / not yet
+/// read by the socket's owner).
+fn tcp_queues(local: u16, remote: u16) -> Option<(u64, u64)> {
+    let port = |address: &str| u16::from_str_radix(address.rsplit(':').next()?, 16).ok();
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let established = fields.get(3) == Some(&"01");
+        if !established || port(fields[1])? != local || port(fields[2])? != remote {
+            return None;
+        }
+        let (tx, rx) = fields[4].split_once(':')?;
+        Some((
+            u64::from_str_radix(tx, 16).ok()?,
+            u64::from_str_radix(rx, 16).ok()?,
+        ))
+    })
 }
 
 /// SIGTERM: requests in flight finish, queued writes commit, the exit code is 0.
@@ -204,24 +209,63 @@ async fn sigterm_finishes_in_flight_requests() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let client = reqwest::Client::new();
     let port = free_port();
-    let mut server = start_server(&db.url, port);
-    wait_healthy(&client, port).await;
+    // Nothing but the lock below may end the requests: no busy or request timeout in sight.
+    let mut server = server_process(&db.url, port)
+        .env("CRM_SQLITE_BUSY_TIMEOUT_MS", "600000")
+        .env("CRM_REQUEST_TIMEOUT_SECS", "600")
+        .spawn()
+        .expect("start crm-comms");
+    wait_healthy(&client, &format!("http://127.0.0.1:{port}"), &mut server).await;
     // Hold the write lock so the requests below are in flight when the signal arrives.
     let lock = raw(&db.url).await;
     lock.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
-    let in_flight: Vec<_> = (0..8)
+    // Raw connections, each with its whole request written at once, so that the test can see
+    // when the server has read them.
+    let mut connections: Vec<std::net::TcpStream> = (0..8)
         .map(|n| {
-            let req = client.post(format!("http://127.0.0.1:{port}/graphql")).json(&json!({ "query": CREATE, "variables": { "i": {
-                "customerId": "term", "type": "SMS", "direction": "OUTBOUND", "subject": format!("{n}") } } }));
-            tokio::spawn(async move { req.send().await.unwrap().json::<Value>().await.unwrap() })
+            let body = json!({ "query": CREATE, "variables": { "i": {
+                "customerId": "term", "type": "SMS", "direction": "OUTBOUND", "subject": format!("{n}") } } })
+            .to_string();
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(
+                stream,
+                "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            stream
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight: each request has reached the server's socket (nothing unacknowledged on the
+    // client's side) and the server has read it (nothing left in the server's receive queue),
+    // so it is being served (reading, parsing and dispatching a request happen in one step).
+    let client_ports: Vec<u16> = connections
+        .iter()
+        .map(|c| c.local_addr().unwrap().port())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let read = client_ports.iter().all(|&client_port| {
+            matches!(tcp_queues(client_port, port), Some((0, _)))
+                && matches!(tcp_queues(port, client_port), Some((_, 0)))
+        });
+        if read {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never read the requests"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let status = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    // Not a race: while the lock is held nothing can end the requests, so the server must not
+    // have exited after any wait; this one only gives an early exit the time to show.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         server.try_wait().unwrap().is_none(),
@@ -229,8 +273,19 @@ async fn sigterm_finishes_in_flight_requests() {
     );
     lock.execute_unprepared("ROLLBACK").await.unwrap();
     lock.close().await.unwrap();
-    for request in in_flight {
-        let body = request.await.unwrap();
+    let answers = tokio::task::spawn_blocking(move || {
+        connections
+            .iter_mut()
+            .map(|connection| {
+                let (head, body) = read_response(connection);
+                assert_eq!(status_of(&head), 200, "{head}");
+                serde_json::from_slice::<Value>(&body).expect("a JSON answer")
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for body in answers {
         assert!(body["data"]["createComm"]["id"].is_string(), "{body}");
     }
     let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
@@ -280,11 +335,7 @@ async fn full_disk_is_reported_and_recovered() {
         }
     }
     let failure = failure.expect("the 1 MiB disk filled up");
-    assert_eq!(
-        common::error_code(&failure),
-        "SERVICE_UNAVAILABLE",
-        "{failure}"
-    );
+    assert_eq!(error_code(&failure), "SERVICE_UNAVAILABLE", "{failure}");
     assert!(!failure.to_string().contains("crm.db"), "no paths leak");
     // Reads still work and see exactly the acknowledged rows.
     let listed = app

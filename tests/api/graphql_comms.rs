@@ -1,8 +1,6 @@
 //! The communications log over GraphQL, on every backend.
 
-mod common;
-
-use common::{COMM_FIELDS, TestApp, error_code};
+use crate::common::{COMM_FIELDS, TestApp, backend_tests, error_code};
 use serde_json::{Value, json};
 
 fn comm(customer: &str, kind: &str, direction: &str, occurred: &str) -> Value {
@@ -537,10 +535,10 @@ async fn migrations_are_idempotent(app: &TestApp) {
     app.create_comm(comm("m", "SMS", "INBOUND", "2026-01-01T00:00:00Z"))
         .await;
     let config = crm_comms::config::DbConfig::for_url(app.db.url.clone());
-    crm_comms::db::migrate(&config)
+    crm_comms::store::migrate(&config)
         .await
         .expect("second migration run");
-    crm_comms::db::migrate(&config)
+    crm_comms::store::migrate(&config)
         .await
         .expect("third migration run");
     assert_eq!(list(app, "customerId: \"m\"").await["total"], 1);

@@ -1,8 +1,6 @@
 //! Media metadata over GraphQL, on every backend.
 
-mod common;
-
-use common::{MEDIA_FIELDS, TestApp, error_code};
+use crate::common::{MEDIA_FIELDS, TestApp, backend_tests, error_code};
 use serde_json::{Value, json};
 
 async fn list(app: &TestApp, args: &str) -> Value {

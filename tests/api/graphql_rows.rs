@@ -2,11 +2,14 @@
 //! single values (`comm`, `mediaItem`) by the `#[Object]` resolvers. Both must answer the
 //! same for the same selection: aliases, repeated fields, named and inline fragments (merged),
 //! `__typename`, `@skip`/`@include`, nested objects, nulls and empty lists.
+//!
+//! [`every_field_answers_alike`] takes the fields from the schema itself (introspection), not
+//! from a list kept by hand: a field added to an `#[Object]` but not to its row writer (which
+//! then errors with an unknown field, or writes another field's value) fails it.
 
-mod common;
-
-use common::TestApp;
+use crate::common::{TestApp, backend_tests};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// Selections on `Comm`, each with the fragments it uses.
 const COMM_SELECTIONS: &[(&str, &str)] = &[
@@ -226,9 +229,479 @@ async fn list_keys_keep_selection_order(app: &TestApp) {
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
 }
 
+/// A field's type without its wrappers: the named type, its kind, and whether a list wraps it.
+#[derive(Debug, Clone)]
+struct FieldType {
+    kind: String,
+    name: String,
+    list: bool,
+}
+
+/// A field of an object type, as introspection describes it.
+#[derive(Debug, Clone)]
+struct SchemaField {
+    name: String,
+    ty: FieldType,
+    args: Vec<String>,
+}
+
+/// The object types of the schema with their fields, and the query root's name.
+struct Schema {
+    query: String,
+    objects: Vec<(String, Vec<SchemaField>)>,
+}
+
+impl Schema {
+    async fn introspect(app: &TestApp) -> Schema {
+        let wrapped = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
+        let data = app
+            .data(
+                &format!(
+                    "{{ __schema {{ queryType {{ name }} types {{ kind name \
+                       fields {{ name args {{ name }} type {{ {wrapped} }} }} }} }} }}"
+                ),
+                json!({}),
+            )
+            .await;
+        let unwrap = |mut ty: &Value| {
+            let mut list = false;
+            loop {
+                match ty["kind"].as_str().expect("a type kind") {
+                    "NON_NULL" => ty = &ty["ofType"],
+                    "LIST" => {
+                        list = true;
+                        ty = &ty["ofType"];
+                    }
+                    kind => {
+                        return FieldType {
+                            kind: kind.to_owned(),
+                            name: ty["name"].as_str().expect("a named type").to_owned(),
+                            list,
+                        };
+                    }
+                }
+            }
+        };
+        let objects = data["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|ty| ty["kind"] == "OBJECT")
+            .map(|ty| {
+                let fields = ty["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|field| SchemaField {
+                        name: field["name"].as_str().unwrap().to_owned(),
+                        ty: unwrap(&field["type"]),
+                        args: field["args"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|arg| arg["name"].as_str().unwrap().to_owned())
+                            .collect(),
+                    })
+                    .collect();
+                (ty["name"].as_str().unwrap().to_owned(), fields)
+            })
+            .collect();
+        Schema {
+            query: data["__schema"]["queryType"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            objects,
+        }
+    }
+
+    fn fields(&self, type_name: &str) -> &[SchemaField] {
+        self.objects
+            .iter()
+            .find(|(name, _)| name == type_name)
+            .map(|(_, fields)| &fields[..])
+            .unwrap_or_else(|| panic!("{type_name} is no object type of the schema"))
+    }
+
+    /// The lists of objects reachable from the query root through single objects (such as
+    /// `comms.entries`), each as its path of fields and its element type. Lists inside the
+    /// elements (`attachments`) are part of the elements' comparison instead.
+    fn row_lists(&self) -> Vec<(Vec<String>, String)> {
+        let mut found = Vec::new();
+        // (type, the fields leading to it, the types on the way)
+        let mut pending = vec![(
+            self.query.clone(),
+            Vec::<String>::new(),
+            Vec::<String>::new(),
+        )];
+        while let Some((type_name, path, through)) = pending.pop() {
+            for field in self.fields(&type_name) {
+                if field.ty.kind != "OBJECT" || through.contains(&field.ty.name) {
+                    continue;
+                }
+                let mut to = path.clone();
+                to.push(field.name.clone());
+                if field.ty.list {
+                    found.push((to, field.ty.name.clone(), through.clone()));
+                } else {
+                    let mut through = through.clone();
+                    through.push(field.ty.name.clone());
+                    pending.push((field.ty.name.clone(), to, through));
+                }
+            }
+        }
+        let elements: BTreeSet<String> = found.iter().map(|(_, e, _)| e.clone()).collect();
+        let mut lists: Vec<(Vec<String>, String)> = found
+            .into_iter()
+            .filter(|(_, _, through)| !through.iter().any(|t| elements.contains(t)))
+            .map(|(path, element, _)| (path, element))
+            .collect();
+        lists.sort();
+        lists
+    }
+
+    /// The query root's field answering one object of `type_name` by its `id`.
+    fn single_field(&self, type_name: &str) -> String {
+        let candidates: Vec<&SchemaField> = self
+            .fields(&self.query)
+            .iter()
+            .filter(|f| f.ty.name == type_name && !f.ty.list && f.args.iter().any(|a| a == "id"))
+            .collect();
+        assert_eq!(
+            candidates.len(),
+            1,
+            "exactly one query field answers a single {type_name} by id: {candidates:?}"
+        );
+        candidates[0].name.clone()
+    }
+
+    /// Every field of `type_name` with all its subfields, e.g. `id attachments { filename }`.
+    fn all_fields(&self, type_name: &str, depth: usize) -> String {
+        self.fields(type_name)
+            .iter()
+            .map(|field| {
+                self.select(type_name, field, depth, |sub| {
+                    self.all_fields(sub, depth + 1)
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The selections to compare on `type_name`: each field alone (an object field once with
+    /// each of its leaves alone and once with all of them), then all fields together.
+    fn selections(&self, type_name: &str, depth: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for field in self.fields(type_name) {
+            let whole = self.select(type_name, field, depth, |sub| {
+                self.all_fields(sub, depth + 1)
+            });
+            if field.ty.kind == "OBJECT" {
+                for sub in self.selections(&field.ty.name, depth + 1) {
+                    let one = format!("{} {{ {sub} }}", field.name);
+                    if one != whole {
+                        out.push(one);
+                    }
+                }
+            }
+            out.push(whole);
+        }
+        out.dedup();
+        if depth == 0 {
+            out.push(self.all_fields(type_name, 0));
+        }
+        out
+    }
+
+    fn select(
+        &self,
+        type_name: &str,
+        field: &SchemaField,
+        depth: usize,
+        subfields: impl Fn(&str) -> String,
+    ) -> String {
+        assert!(
+            field.args.is_empty(),
+            "{type_name}.{} takes arguments; the test does not know what to pass",
+            field.name
+        );
+        assert!(depth < 4, "{type_name} nests objects too deeply (a cycle?)");
+        match field.ty.kind.as_str() {
+            "SCALAR" | "ENUM" => field.name.clone(),
+            "OBJECT" => format!("{} {{ {} }}", field.name, subfields(&field.ty.name)),
+            kind => panic!("{type_name}.{}: a {kind} field; teach the test", field.name),
+        }
+    }
+}
+
+/// Rows of `type_name` for the comparison: the first with every field set to a value of its
+/// own (strings that need escaping, non-ASCII, several list elements), the second with every
+/// optional field null and empty lists. Returns the list arguments that select exactly them,
+/// and their ids.
+async fn rows_of(app: &TestApp, type_name: &str) -> (String, Vec<String>) {
+    let created = match type_name {
+        "Comm" => vec![
+            app.create_comm(json!({
+                "customerId": "rows-every", "type": "EMAIL", "direction": "INBOUND",
+                "subject": "Subject \"quoted\" / ünï 😀",
+                "body": "line 1\nline 2\t\\ \u{1}\u{1f}\u{7f}\u{2028} </script> ✓",
+                "attachments": [
+                    { "filename": "first «1».pdf", "nextcloudPath": "/Customers/rows-every/first.pdf" },
+                    { "filename": "second.jpg", "nextcloudPath": "/Customers/rows-every/sub dir/2.jpg" }
+                ],
+                "extMessageId": "<m-1@example.com>", "loggedBy": "Ana María",
+                "occurredAt": "2026-11-24T10:00:00.123456+02:00"
+            }))
+            .await,
+            app.create_comm(json!({ "customerId": "rows-every", "type": "NOTE", "direction": "INTERNAL" }))
+                .await,
+        ],
+        "Media" => vec![
+            app.create_media(json!({
+                "customerId": "rows-every-customer", "orderId": "rows-every-order",
+                "filename": "photo \"front\" ü.jpg", "nextcloudPath": "/Orders/rows-every-order/photo.jpg",
+                "mimeType": "image/jpeg", "direction": "SENT", "tags": ["front", "ünï 😀", "a\\b"],
+                "uploadedBy": "Bo"
+            }))
+            .await,
+            app.create_media(json!({ "filename": "x", "nextcloudPath": "/x" }))
+                .await,
+        ],
+        other => panic!("no rows of type {other} to compare lists with: add some here"),
+    };
+    let ids = created
+        .iter()
+        .map(|row| row["id"].as_str().expect("an id").to_owned())
+        .collect();
+    let args = match type_name {
+        "Comm" => r#"(customerId: "rows-every")"#,
+        _ => "", // every media item: the two above
+    };
+    (args.to_owned(), ids)
+}
+
+/// `{ a(args) { b { selection } } }` for the path `[a, b]`.
+fn list_query(path: &[String], args: &str, selection: &str) -> String {
+    let mut query = selection.to_owned();
+    for (i, field) in path.iter().enumerate().rev() {
+        let args = if i == 0 { args } else { "" };
+        query = format!("{field}{args} {{ {query} }}");
+    }
+    format!("{{ {query} }}")
+}
+
+/// Where the JSON value starting at byte `at` of `text` (after whitespace) begins and ends.
+fn raw_value(text: &str, at: usize) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let mut start = at;
+    while bytes[start].is_ascii_whitespace() {
+        start += 1;
+    }
+    let mut i = start;
+    let mut depth = 0usize;
+    loop {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                i += 1;
+            }
+            _ if depth == 0 => {
+                while i < bytes.len() && !b",}] \t\r\n".contains(&bytes[i]) {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+        if depth == 0 {
+            return (start, i);
+        }
+    }
+}
+
+/// The raw text of member `key` of the JSON object `object` (raw text).
+fn raw_member<'a>(object: &'a str, key: &str) -> &'a str {
+    let (start, end) = raw_value(object, 0);
+    assert!(object[start..].starts_with('{'), "not an object: {object}");
+    let mut at = start + 1;
+    loop {
+        assert!(
+            !object[at..end].trim_start().starts_with('}'),
+            "no {key:?} in {object}"
+        );
+        let (key_start, key_end) = raw_value(object, at);
+        let name: String = serde_json::from_str(&object[key_start..key_end]).unwrap();
+        let colon = object[key_end..].find(':').unwrap() + key_end;
+        let (value_start, value_end) = raw_value(object, colon + 1);
+        if name == key {
+            return &object[value_start..value_end];
+        }
+        // Past the comma, or at the closing brace.
+        at = object[value_end..end]
+            .find([',', '}'])
+            .map(|i| value_end + i)
+            .unwrap();
+        if object[at..].starts_with(',') {
+            at += 1;
+        }
+    }
+}
+
+/// The raw texts of the elements of the JSON array `array` (raw text).
+fn raw_elements(array: &str) -> Vec<&str> {
+    let (start, end) = raw_value(array, 0);
+    assert!(array[start..].starts_with('['), "not an array: {array}");
+    let mut elements = Vec::new();
+    let mut at = start + 1;
+    while !array[at..end].trim_start().starts_with(']') {
+        let (element_start, element_end) = raw_value(array, at);
+        elements.push(&array[element_start..element_end]);
+        at = array[element_end..end]
+            .find([',', ']'])
+            .map(|i| element_end + i)
+            .unwrap();
+        if array[at..].starts_with(',') {
+            at += 1;
+        }
+    }
+    elements
+}
+
+/// The response text of `query`, which must answer without errors.
+async fn answer_text(app: &TestApp, query: &str, variables: Value) -> String {
+    let text = app.gql_text(query, variables).await;
+    let body: Value = serde_json::from_str(&text).expect("a JSON answer");
+    assert!(body.get("errors").is_none(), "errors for `{query}`: {text}");
+    text
+}
+
+/// Every leaf of `value` with its path; `None` where the value is null or an empty list.
+fn leaves(value: &Value, path: String, out: &mut Vec<(String, Option<String>)>) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                leaves(member, format!("{path}.{key}"), out);
+            }
+        }
+        Value::Array(elements) if elements.is_empty() => out.push((path, None)),
+        Value::Array(elements) => {
+            for (i, element) in elements.iter().enumerate() {
+                leaves(element, format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Null => out.push((path, None)),
+        other => out.push((path, Some(other.to_string()))),
+    }
+}
+
+/// For every list of rows the schema has, and every field of its rows (found by
+/// introspection): each field alone and all of them together answer, element by element, the
+/// same JSON text in the list as the single-object query answers for that row.
+async fn every_field_answers_alike(app: &TestApp) {
+    let schema = Schema::introspect(app).await;
+    let lists = schema.row_lists();
+    let elements: BTreeSet<&str> = lists.iter().map(|(_, e)| e.as_str()).collect();
+    assert!(
+        elements.contains("Comm") && elements.contains("Media"),
+        "the lists of rows found: {lists:?}"
+    );
+    let mut rows = std::collections::BTreeMap::new();
+    for element in &elements {
+        rows.insert(*element, rows_of(app, element).await);
+    }
+    for (path, element) in &lists {
+        let (args, ids) = &rows[element.as_str()];
+        let single = schema.single_field(element);
+        let shown = path.join(".");
+
+        // The full row's fields all have a value, each a different one, so that a field
+        // written with another's value cannot pass.
+        let one = format!(
+            "query($id: ID!) {{ {single}(id: $id) {{ {} }} }}",
+            schema.all_fields(element, 0)
+        );
+        let full = app.data(&one, json!({ "id": ids[0] })).await;
+        let mut values = Vec::new();
+        leaves(&full[&single], element.clone(), &mut values);
+        let mut seen = std::collections::BTreeMap::new();
+        for (field, value) in &values {
+            let value = value.as_ref().unwrap_or_else(|| {
+                panic!(
+                    "{field} of the full {element} row is null or empty: give it a value in rows_of"
+                )
+            });
+            if let Some(other) = seen.insert(value.clone(), field.clone()) {
+                panic!(
+                    "{other} and {field} of the full {element} row are both {value}: make them differ in rows_of"
+                );
+            }
+        }
+
+        // The list's order, to pair its elements with the rows.
+        let listed = answer_text(app, &list_query(path, args, "id"), json!({})).await;
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        let mut at = &listed["data"];
+        for field in path {
+            at = &at[field];
+        }
+        let order: Vec<String> = at
+            .as_array()
+            .unwrap_or_else(|| panic!("{shown} is a list: {listed}"))
+            .iter()
+            .map(|row| row["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            order.iter().collect::<BTreeSet<_>>(),
+            ids.iter().collect::<BTreeSet<_>>(),
+            "{shown}{args} lists exactly the rows made for it"
+        );
+
+        let selections = schema.selections(element, 0);
+        eprintln!(
+            "{shown}: {} rows, {} selections: {}",
+            order.len(),
+            selections.len(),
+            selections.join(" | ")
+        );
+        for selection in selections {
+            let text = answer_text(app, &list_query(path, args, &selection), json!({})).await;
+            let mut list = raw_member(&text, "data");
+            for field in path {
+                list = raw_member(list, field);
+            }
+            let elements = raw_elements(list);
+            assert_eq!(
+                elements.len(),
+                order.len(),
+                "{shown} {{ {selection} }}: {text}"
+            );
+            for (element_text, id) in elements.iter().zip(&order) {
+                let query = format!("query($id: ID!) {{ {single}(id: $id) {{ {selection} }} }}");
+                let single_text = answer_text(app, &query, json!({ "id": id })).await;
+                let object = raw_member(raw_member(&single_text, "data"), &single);
+                assert_eq!(
+                    element_text, &object,
+                    "`{shown} {{ {selection} }}` and `{single}(id: \"{id}\") {{ {selection} }}` differ"
+                );
+            }
+        }
+    }
+}
+
 backend_tests!(
     comm_lists_match_single_comms,
     media_lists_match_single_media,
     repeated_lists_are_merged,
-    list_keys_keep_selection_order
+    list_keys_keep_selection_order,
+    every_field_answers_alike
 );

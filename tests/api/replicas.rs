@@ -2,64 +2,47 @@
 //! both apply migrations at start-up (exactly one does the work), and a write through one is
 //! read through the other.
 
-mod common;
-
-use common::{Backend, TestDb};
+use crate::common::{Backend, TestDb, free_port, server_process, test_log, wait_healthy};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 
 struct Replica {
     child: Child,
     base: String,
+    log: PathBuf,
 }
 
 impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The log goes to a file, which the test reads; with TEST_LOG it is shown as well (on
+        // this process's stderr, like the log of other server processes).
+        if test_log()
+            && let Ok(log) = std::fs::read_to_string(&self.log)
+        {
+            let shown = format!("--- {} ({}) ---\n{log}", self.log.display(), self.base);
+            let _ = std::io::stderr().write_all(shown.as_bytes());
+        }
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(url: &str, dir: &std::path::Path, n: usize) -> Replica {
+fn start(url: &str, dir: &Path, n: usize) -> Replica {
     let port = free_port();
     let log = dir.join(format!("replica{n}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_crm-comms"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
+    let child = server_process(url, port)
+        // The test looks for the migration's info line; the server logs to stderr.
         .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        // The server logs to stderr.
         .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
         .spawn()
         .expect("start crm-comms");
     Replica {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        log,
     }
-}
-
-async fn wait_healthy(client: &reqwest::Client, replica: &mut Replica) {
-    for _ in 0..300 {
-        if let Ok(res) = client.get(format!("{}/healthz", replica.base)).send().await
-            && res.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = replica.child.try_wait().unwrap() {
-            panic!("replica exited with {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("replica never became healthy");
 }
 
 async fn gql(client: &reqwest::Client, base: &str, query: &str, variables: Value) -> Value {
@@ -82,8 +65,8 @@ async fn two_replicas(backend: Backend) {
     let client = reqwest::Client::new();
     let mut a = start(&db.url, dir.path(), 1);
     let mut b = start(&db.url, dir.path(), 2);
-    wait_healthy(&client, &mut a).await;
-    wait_healthy(&client, &mut b).await;
+    wait_healthy(&client, &a.base, &mut a.child).await;
+    wait_healthy(&client, &b.base, &mut b.child).await;
 
     let created = gql(
         &client,

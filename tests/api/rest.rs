@@ -1,8 +1,6 @@
 //! The seed's REST API, on every backend.
 
-mod common;
-
-use common::TestApp;
+use crate::common::{TestApp, backend_tests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -111,17 +109,19 @@ async fn comms_crud(app: &TestApp) {
     assert_eq!(list["entries"][0]["id"], minimal["id"]);
     assert_eq!(list["total"], 2, "total counts all matches");
 
-    // PUT: partial; null clears.
+    // PUT: partial; `null` leaves a field alone, as the seed's `exclude_none` does (a form
+    // sent whole wipes nothing).
     let (status, updated) = send(
         app,
         M::PUT,
         &format!("/api/crm/comms/{id}"),
-        Some(json!({ "body": "notes", "subject": null })),
+        Some(json!({ "body": "notes", "subject": null, "occurred_at": null })),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(updated["body"], "notes");
-    assert_eq!(updated["subject"], Value::Null);
+    assert_eq!(updated["subject"], created["subject"]);
+    assert!(updated["subject"].is_string(), "{updated}");
     assert_eq!(updated["occurred_at"], created["occurred_at"]);
     assert_eq!(updated["created_at"], created["created_at"]);
     let (status, updated) = send(
@@ -214,7 +214,7 @@ async fn comms_invalid_requests(app: &TestApp) {
             "/api/crm/comms/",
             Some(json!({ "customer_id": 5, "type": "email", "direction": "inbound" })),
             json!(["body", "customer_id"]),
-            "type_error",
+            "string_type",
         ),
         (
             M::POST,
@@ -271,7 +271,6 @@ async fn comms_invalid_requests(app: &TestApp) {
         .await;
     let path = format!("/api/crm/comms/{}", c["id"].as_str().unwrap());
     for (body, field) in [
-        (json!({ "occurred_at": null }), "occurred_at"),
         (
             json!({ "occurred_at": "2026-02-30T00:00:00" }),
             "occurred_at",
@@ -463,9 +462,102 @@ fn check_required(doc: &Value, schema: &Value, value: &Value) {
     }
 }
 
+/// A 422 lists every problem of a body at once, as FastAPI does, with Pydantic 2's types.
+async fn invalid_bodies_list_every_problem(app: &TestApp) {
+    let problems = |detail: &Value| -> Vec<(Value, String)> {
+        detail["detail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["loc"].clone(), d["type"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let cases = [
+        (
+            "/api/crm/comms/",
+            json!({}),
+            vec![
+                (json!(["body", "customer_id"]), "missing"),
+                (json!(["body", "type"]), "missing"),
+                (json!(["body", "direction"]), "missing"),
+            ],
+        ),
+        (
+            "/api/crm/comms/",
+            json!({ "customer_id": null, "type": "fax", "direction": 1, "subject": [],
+                    "attachments": [{ "filename": 2 }, "x"] }),
+            vec![
+                (json!(["body", "customer_id"]), "string_type"),
+                (json!(["body", "type"]), "enum"),
+                (json!(["body", "direction"]), "enum"),
+                (json!(["body", "subject"]), "string_type"),
+                (json!(["body", "attachments", 0, "filename"]), "string_type"),
+                (
+                    json!(["body", "attachments", 0, "nextcloud_path"]),
+                    "missing",
+                ),
+                (json!(["body", "attachments", 1]), "model_attributes_type"),
+            ],
+        ),
+        (
+            "/api/crm/comms/",
+            json!({ "customer_id": "c", "type": "sms", "direction": "inbound", "attachments": {} }),
+            vec![(json!(["body", "attachments"]), "list_type")],
+        ),
+        (
+            "/api/crm/comms/",
+            json!(["not", "an", "object"]),
+            vec![(json!(["body"]), "model_attributes_type")],
+        ),
+        (
+            "/api/crm/media/",
+            json!({ "tags": "a", "direction": "up" }),
+            vec![
+                (json!(["body", "filename"]), "missing"),
+                (json!(["body", "nextcloud_path"]), "missing"),
+                (json!(["body", "direction"]), "enum"),
+                (json!(["body", "tags"]), "list_type"),
+            ],
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (status, detail) = send(app, reqwest::Method::POST, path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {detail}");
+        let expected: Vec<(Value, String)> = expected
+            .into_iter()
+            .map(|(loc, kind)| (loc, kind.to_owned()))
+            .collect();
+        assert_eq!(problems(&detail), expected, "{body}: {detail}");
+    }
+    let (_, detail) = send(
+        app,
+        reqwest::Method::POST,
+        "/api/crm/comms/",
+        Some(json!({ "customer_id": "c", "type": "fax", "direction": "inbound" })),
+    )
+    .await;
+    assert_eq!(
+        detail["detail"][0]["msg"],
+        "Input should be 'email', 'whatsapp', 'call', 'sms', 'note' or 'in_person'"
+    );
+    let res = app
+        .client
+        .post(app.url("/api/crm/comms/"))
+        .header("content-type", "application/json")
+        .body("{ nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let detail: Value = res.json().await.unwrap();
+    assert_eq!(detail["detail"][0]["type"], "json_invalid");
+    assert_eq!(app.count("crm_comms_log").await, 0, "nothing was written");
+}
+
 backend_tests!(
     comms_crud,
     comms_invalid_requests,
+    invalid_bodies_list_every_problem,
     media_routes,
     openapi_routes_answer_as_documented
 );

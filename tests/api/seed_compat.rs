@@ -1,9 +1,7 @@
 //! Databases written by the seed's Python backend are served as they are (SQLite).
 
-mod common;
-
+use crate::common::{Backend, COMM_FIELDS, MEDIA_FIELDS, TestApp, TestDb};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use common::{Backend, COMM_FIELDS, MEDIA_FIELDS, TestApp, TestDb};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -365,15 +363,15 @@ async fn python_time_formats_order_chronologically() {
 async fn migrations_twice_and_beside_other_tables() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let config = crm_comms::config::DbConfig::for_url(db.url.clone());
-    crm_comms::db::migrate(&config).await.unwrap();
-    crm_comms::db::migrate(&config).await.unwrap();
+    crm_comms::store::migrate(&config).await.unwrap();
+    crm_comms::store::migrate(&config).await.unwrap();
     let app = TestApp::spawn_on(db).await;
     app.exec("CREATE TABLE other (x INTEGER)").await;
     app.exec("INSERT INTO other VALUES (1), (2)").await;
     app.create_comm(json!({ "customerId": "c", "type": "SMS", "direction": "INBOUND" }))
         .await;
     let db = app.stop().await;
-    crm_comms::db::migrate(&crm_comms::config::DbConfig::for_url(db.url.clone()))
+    crm_comms::store::migrate(&crm_comms::config::DbConfig::for_url(db.url.clone()))
         .await
         .unwrap();
     let app = TestApp::spawn_on(db).await;

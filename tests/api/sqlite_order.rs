@@ -2,13 +2,11 @@
 //! the bundled SQLite and the system's older one (the seed's Python backend) find intact and can
 //! keep writing.
 
-mod common;
-
+use crate::common::{
+    Backend, TestApp, TestDb, bundled_integrity, error_code, system_integrity, system_sqlite,
+};
 use chrono::{
     DateTime, Duration, FixedOffset, NaiveDateTime, SecondsFormat, SubsecRound, TimeZone, Utc,
-};
-use common::{
-    Backend, TestApp, TestDb, bundled_integrity, error_code, system_integrity, system_sqlite,
 };
 use serde_json::{Value, json};
 
@@ -427,7 +425,7 @@ async fn both_sqlite_versions_convert_every_shape_alike() {
         assert_eq!(&ours, want, "bundled SQLite, {case}");
         assert_eq!(system[n][0][0], json!(want), "system SQLite, {case}");
         // crm-comms reads the original as the same instant.
-        let read = crm_comms::store::stored_instant(case).expect("crm-comms reads it");
+        let read = crm_comms::model::time::stored_instant(case).expect("crm-comms reads it");
         assert_eq!(canonical(read.trunc_subsecs(6)), *want, "{case}");
     }
     for (n, case) in untouched.iter().enumerate() {

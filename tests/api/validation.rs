@@ -1,8 +1,6 @@
 //! Every input rule answers BAD_USER_INPUT naming the field, and writes nothing.
 
-mod common;
-
-use common::{TestApp, error_code};
+use crate::common::{TestApp, backend_tests, error_code};
 use serde_json::{Value, json};
 
 const CREATE_COMM: &str = "mutation($input: CommCreateInput!) { createComm(input: $input) { id } }";

@@ -5,7 +5,7 @@ use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{CommCreateBody, CommListOut, CommOut, CommUpdateBody};
 use crate::http::{AppState, Caller};
-use crate::service::{CommColumns, CommFilter, Page, Want};
+use crate::model::{CommColumns, CommFilter, Page, Want};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -67,7 +67,7 @@ pub async fn get_one(
         .get_comm(&id)
         .await?
         .map(|row| Json(row.into()))
-        .ok_or(ApiError::from(crate::ServiceError::NotFound("Comm")))
+        .ok_or(ApiError::from(crate::error::ServiceError::NotFound("Comm")))
 }
 
 /// Log a comm. `occurred_at` defaults to now, `attachments` to `[]`.

@@ -1,7 +1,7 @@
 //! REST errors in FastAPI's shapes: `{"detail": "..."}` and, for 422,
 //! `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 
-use crate::ServiceError;
+use crate::error::ServiceError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -40,6 +40,8 @@ pub enum ApiError {
     Service(ServiceError, &'static str),
     /// 415: the body is not JSON.
     UnsupportedMediaType,
+    /// 413: the body is over the size limit (also when it came chunked).
+    PayloadTooLarge,
 }
 
 impl ApiError {
@@ -88,6 +90,13 @@ impl IntoResponse for ApiError {
                 Json(ValidationErrorOut { detail: items }),
             )
                 .into_response(),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(DetailOut {
+                    detail: "the request body is too large".into(),
+                }),
+            )
+                .into_response(),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Json(DetailOut {
@@ -99,13 +108,16 @@ impl IntoResponse for ApiError {
                 let loc = loc_of(origin, &field);
                 ApiError::invalid(loc, message, "value_error").into_response()
             }
-            ApiError::Service(err, _) => (
-                err.status(),
-                Json(DetailOut {
-                    detail: err.message(),
-                }),
-            )
-                .into_response(),
+            ApiError::Service(err, _) => {
+                err.log_cause();
+                (
+                    crate::http::status_of(&err),
+                    Json(DetailOut {
+                        detail: err.message(),
+                    }),
+                )
+                    .into_response()
+            }
         }
     }
 }

@@ -1,14 +1,121 @@
 //! Request decoding with FastAPI-style 422 answers that locate the problem.
 
 use super::ApiError;
+use super::error::ValidationItem;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// A JSON body; a malformed one is a 422 naming the offending field.
+/// The shape of a JSON value a body field must have, as the seed's Pydantic models declare it.
+pub enum Shape {
+    Str,
+    /// One of the enum's stored values.
+    Enum(fn() -> Vec<String>),
+    List(&'static Shape),
+    Object(&'static [Field]),
+}
+
+/// A field of a body (or of an object inside it).
+pub struct Field {
+    pub name: &'static str,
+    pub shape: Shape,
+    /// Must be present (and not null).
+    pub required: bool,
+}
+
+/// A body type whose shape is checked before it is decoded, so that a 422 lists every
+/// problem at once, as FastAPI does, with Pydantic 2's error types.
+pub trait Shaped {
+    const FIELDS: &'static [Field];
+}
+
+/// The stored values of an enum, for [`Shape::Enum`].
+pub fn enum_values<E: sea_orm::ActiveEnum<Value = String> + sea_orm::Iterable>() -> Vec<String> {
+    E::iter().map(|e| e.to_value()).collect()
+}
+
+fn item(loc: &[Value], msg: String, kind: &str) -> ValidationItem {
+    ValidationItem {
+        loc: loc.to_vec(),
+        msg,
+        kind: kind.into(),
+    }
+}
+
+/// Every way `value` differs from an object with `fields`, located from `loc`.
+fn check_object(
+    value: &Value,
+    fields: &[Field],
+    loc: &mut Vec<Value>,
+    out: &mut Vec<ValidationItem>,
+) {
+    let Some(object) = value.as_object() else {
+        out.push(item(
+            loc,
+            "Input should be a valid dictionary or object to extract fields from".into(),
+            "model_attributes_type",
+        ));
+        return;
+    };
+    for field in fields {
+        loc.push(field.name.into());
+        match object.get(field.name) {
+            None if field.required => out.push(item(loc, "Field required".into(), "missing")),
+            None | Some(Value::Null) if !field.required => {}
+            Some(value) => check_value(value, &field.shape, loc, out),
+            None => {}
+        }
+        loc.pop();
+    }
+}
+
+fn check_value(value: &Value, shape: &Shape, loc: &mut Vec<Value>, out: &mut Vec<ValidationItem>) {
+    match shape {
+        Shape::Str if !value.is_string() => {
+            out.push(item(
+                loc,
+                "Input should be a valid string".into(),
+                "string_type",
+            ));
+        }
+        Shape::Str => {}
+        Shape::Enum(values) => {
+            let values = values();
+            if !value
+                .as_str()
+                .is_some_and(|v| values.iter().any(|e| e == v))
+            {
+                let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+                let (last, rest) = quoted.split_last().expect("enums have values");
+                out.push(item(
+                    loc,
+                    format!("Input should be {} or {last}", rest.join(", ")),
+                    "enum",
+                ));
+            }
+        }
+        Shape::List(inner) => match value.as_array() {
+            Some(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    loc.push(i.into());
+                    check_value(v, inner, loc, out);
+                    loc.pop();
+                }
+            }
+            None => out.push(item(
+                loc,
+                "Input should be a valid list".into(),
+                "list_type",
+            )),
+        },
+        Shape::Object(fields) => check_object(value, fields, loc, out),
+    }
+}
+
+/// A JSON body; a malformed one is a 422 listing every problem (`loc`, `msg`, `type`).
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Shaped> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -17,9 +124,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::invalid(vec!["body".into()], e.body_text(), "body_too_large"))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::invalid(vec!["body".into()], e.body_text(), "body_too_large")
+                }
+            })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            ApiError::invalid(vec!["body".into()], "JSON decode error", "json_invalid")
+        })?;
+        let mut problems = Vec::new();
+        check_object(&value, T::FIELDS, &mut vec!["body".into()], &mut problems);
+        if !problems.is_empty() {
+            return Err(ApiError::Invalid(problems));
+        }
+        // The shape is right, so decoding succeeds; should a field still not decode, the
+        // error is located by serde_path_to_error.
+        match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(value) => Ok(JsonBody(value)),
             Err(err) => {
                 let mut loc: Vec<Value> = vec!["body".into()];
@@ -33,11 +155,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                         serde_path_to_error::Segment::Unknown => {}
                     }
                 }
-                let inner = err.into_inner();
-                let text = inner.to_string();
-                let kind = if inner.is_syntax() || inner.is_eof() {
-                    "json_invalid"
-                } else if let Some(field) = missing_field(&text) {
+                let text = err.into_inner().to_string();
+                let kind = if let Some(field) = missing_field(&text) {
                     loc.push(field.into());
                     "missing"
                 } else if text.contains("unknown variant") {
@@ -45,9 +164,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 } else {
                     "type_error"
                 };
-                // serde's message may quote the input; keep only its kind-specific part.
                 let msg = match kind {
-                    "json_invalid" => "the body is not valid JSON".to_owned(),
                     "missing" => "Field required".to_owned(),
                     "enum" => format!("Input should be one of: {}", expected_variants(&text)),
                     _ => "Input has the wrong type".to_owned(),

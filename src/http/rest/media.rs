@@ -5,7 +5,7 @@ use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
 use super::types::{MediaCreateBody, MediaListOut, MediaOut};
 use crate::http::{AppState, Caller};
-use crate::service::{MediaFilter, Page, Want};
+use crate::model::{MediaFilter, Page, Want};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;

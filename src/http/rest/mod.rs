@@ -8,7 +8,7 @@ mod extract;
 mod media;
 mod types;
 
-use crate::http::AppState;
+use super::AppState;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;

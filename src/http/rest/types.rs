@@ -1,9 +1,10 @@
 //! REST request and response bodies: the seed's Pydantic models, snake_case.
 
 use super::ApiError;
-use crate::service::{self, time};
+use super::extract::{Field, Shape, Shaped, enum_values};
+use crate::model::{self, time};
 use entity::{Attachment, CommDirection, CommType, MediaDirection, comm, media};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `CommInDB`.
@@ -72,6 +73,91 @@ pub struct CommCreateBody {
     pub occurred_at: Option<String>,
 }
 
+const ATTACHMENT: &[Field] = &[
+    Field {
+        name: "filename",
+        shape: Shape::Str,
+        required: true,
+    },
+    Field {
+        name: "nextcloud_path",
+        shape: Shape::Str,
+        required: true,
+    },
+];
+
+/// An optional text field.
+const fn text(name: &'static str) -> Field {
+    Field {
+        name,
+        shape: Shape::Str,
+        required: false,
+    }
+}
+
+impl Shaped for CommCreateBody {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "customer_id",
+            shape: Shape::Str,
+            required: true,
+        },
+        Field {
+            name: "type",
+            shape: Shape::Enum(enum_values::<CommType>),
+            required: true,
+        },
+        Field {
+            name: "direction",
+            shape: Shape::Enum(enum_values::<CommDirection>),
+            required: true,
+        },
+        text("subject"),
+        text("body"),
+        Field {
+            name: "attachments",
+            shape: Shape::List(&Shape::Object(ATTACHMENT)),
+            required: false,
+        },
+        text("ext_message_id"),
+        text("logged_by"),
+        text("occurred_at"),
+    ];
+}
+
+impl Shaped for CommUpdateBody {
+    const FIELDS: &'static [Field] = &[text("subject"), text("body"), text("occurred_at")];
+}
+
+impl Shaped for MediaCreateBody {
+    const FIELDS: &'static [Field] = &[
+        text("customer_id"),
+        text("order_id"),
+        Field {
+            name: "filename",
+            shape: Shape::Str,
+            required: true,
+        },
+        Field {
+            name: "nextcloud_path",
+            shape: Shape::Str,
+            required: true,
+        },
+        text("mime_type"),
+        Field {
+            name: "direction",
+            shape: Shape::Enum(enum_values::<MediaDirection>),
+            required: false,
+        },
+        Field {
+            name: "tags",
+            shape: Shape::List(&Shape::Str),
+            required: false,
+        },
+        text("uploaded_by"),
+    ];
+}
+
 /// Parses an ISO-8601 time field of a body, answering 422 at `body.<field>`.
 fn parse_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     time::parse_instant(text, true).ok_or_else(|| {
@@ -84,8 +170,8 @@ fn parse_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, 
 }
 
 impl CommCreateBody {
-    pub fn into_service(self) -> Result<service::NewComm, ApiError> {
-        Ok(service::NewComm {
+    pub fn into_service(self) -> Result<model::NewComm, ApiError> {
+        Ok(model::NewComm {
             customer_id: self.customer_id,
             comm_type: self.comm_type,
             direction: self.direction,
@@ -102,45 +188,29 @@ impl CommCreateBody {
     }
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
-}
-
-/// `CommUpdate`: absent fields are left alone; `null` clears `subject`/`body`.
+/// `CommUpdate`: absent or `null` fields are left alone, as the seed's
+/// `model_dump(exclude_none=True)` does (so a frontend that sends the whole form with empty
+/// fields as `null` wipes nothing). GraphQL's `updateComm` can clear a field with `null`.
 #[derive(Deserialize, ToSchema)]
 pub struct CommUpdateBody {
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub subject: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub body: Option<Option<String>>,
-    /// ISO-8601; cannot be null.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub occurred_at: Option<Option<String>>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// ISO-8601; any offset, or none (UTC).
+    #[serde(default)]
+    pub occurred_at: Option<String>,
 }
 
 impl CommUpdateBody {
-    pub fn into_service(self) -> Result<service::CommPatch, ApiError> {
-        let occurred_at = match self.occurred_at {
-            None => None,
-            Some(None) => {
-                return Err(ApiError::invalid(
-                    vec!["body".into(), "occurred_at".into()],
-                    "occurred_at cannot be null",
-                    "value_error",
-                ));
-            }
-            Some(Some(text)) => Some(parse_time("occurred_at", &text)?),
-        };
-        Ok(service::CommPatch {
-            subject: self.subject,
-            body: self.body,
-            occurred_at,
+    pub fn into_service(self) -> Result<model::CommPatch, ApiError> {
+        Ok(model::CommPatch {
+            subject: self.subject.map(Some),
+            body: self.body.map(Some),
+            occurred_at: self
+                .occurred_at
+                .map(|t| parse_time("occurred_at", &t))
+                .transpose()?,
         })
     }
 }
@@ -204,7 +274,7 @@ pub struct MediaCreateBody {
     pub uploaded_by: Option<String>,
 }
 
-impl From<MediaCreateBody> for service::NewMedia {
+impl From<MediaCreateBody> for model::NewMedia {
     fn from(body: MediaCreateBody) -> Self {
         Self {
             customer_id: body.customer_id,

@@ -1,4 +1,5 @@
-//! SQLite reads straight through the SQLite C library (rusqlite), on blocking threads.
+//! SQLite reads straight through the SQLite C library (rusqlite), on blocking threads (part of
+//! the fast path, see [`super`]).
 //!
 //! The queries are the same SeaQuery statements the other backends run; only their execution
 //! differs. sqlx's SQLite driver hands every row from its worker thread to the async task over
@@ -6,8 +7,10 @@
 //! (see `docs/performance.md`). Here a whole query runs on one blocking thread with a
 //! read-only connection and returns decoded rows at once.
 
-use crate::service::{Listing, Page, Total, Want};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
+use crate::model::time::stored_instant;
+use crate::model::{Listing, Page, Total, Want};
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
 use entity::{comm, media};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
@@ -23,6 +26,8 @@ pub struct SqliteReader {
     busy_timeout: Duration,
     acquire_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    /// How many reads may run at once.
+    max: usize,
     /// One per connection; held by the blocking task itself, so a request that is cancelled
     /// (e.g. timed out) keeps its permit until its query has really finished.
     permits: Arc<Semaphore>,
@@ -43,6 +48,7 @@ impl SqliteReader {
             busy_timeout,
             acquire_timeout,
             idle: Mutex::new(Vec::new()),
+            max: max.max(1) as usize,
             permits: Arc::new(Semaphore::new(max.max(1) as usize)),
         };
         let conns = (0..max.max(1))
@@ -64,7 +70,7 @@ impl SqliteReader {
 
     /// Runs `work` with a connection on a blocking thread. At most `max` run at once; others
     /// wait their turn, for at most the acquire timeout.
-    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, DbErr>
+    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -95,13 +101,19 @@ impl SqliteReader {
         })
         .await;
         match result {
-            Ok(rows) => rows.map_err(query_error),
-            Err(join) => Err(DbErr::Custom(format!("SQLite read task failed: {join}"))),
+            Ok(rows) => Ok(rows?),
+            Err(join) => Err(StoreError::internal(format!(
+                "SQLite read task failed: {join}"
+            ))),
         }
     }
 
     /// All rows of `stmt`, each decoded by `decode`.
-    pub async fn all<T, D>(self: &Arc<Self>, stmt: Statement, decode: D) -> Result<Vec<T>, DbErr>
+    pub async fn all<T, D>(
+        self: &Arc<Self>,
+        stmt: Statement,
+        decode: D,
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Send + 'static,
         D: Fn(&Row<'_>) -> rusqlite::Result<T> + Send + 'static,
@@ -118,7 +130,7 @@ impl SqliteReader {
         page: Page,
         want: Want,
         decode: fn(&Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Listing<T>, DbErr> {
+    ) -> Result<Listing<T>, StoreError> {
         self.run(move |conn| {
             // Both statements read one snapshot, so `total` agrees with the page even while
             // writes land; one read transaction also takes SQLite's file and WAL locks once.
@@ -148,8 +160,17 @@ impl SqliteReader {
         .await
     }
 
+    /// Connections in use (reads running) and idle.
+    pub fn stats(&self) -> crate::store::PoolStats {
+        let idle = self.idle.lock().map_or(0, |idle| idle.len());
+        crate::store::PoolStats {
+            in_use: self.max - self.permits.available_permits(),
+            idle,
+        }
+    }
+
     /// `Ok` when a trivial query answers.
-    pub async fn ping(self: &Arc<Self>) -> Result<(), DbErr> {
+    pub async fn ping(self: &Arc<Self>) -> Result<(), StoreError> {
         self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
             .await
     }
@@ -223,84 +244,12 @@ pub(super) fn bind(
     Ok(())
 }
 
-fn query_error(err: rusqlite::Error) -> DbErr {
-    DbErr::Custom(format!("SQLite read failed: {err}"))
-}
-
 fn decode_error(column: &str, err: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         rusqlite::types::Type::Text,
         format!("column {column}: {err}").into(),
     )
-}
-
-/// A stored instant. The fast path is RFC 3339 (what crm-comms writes); the fallbacks accept
-/// the shapes the seed's Python backend may have written, exactly as sqlx's SQLite driver did
-/// (naive = UTC).
-pub fn stored_instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Some(t) = canonical_instant(text) {
-        return Some(t);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    const FORMATS: [&str; 12] = [
-        "%F %T%.f",
-        "%F %R",
-        "%F %RZ",
-        "%F %R%:z",
-        "%F %T%.fZ",
-        "%F %T%.f%:z",
-        "%FT%R",
-        "%FT%RZ",
-        "%FT%R%:z",
-        "%FT%T%.f",
-        "%FT%T%.fZ",
-        "%FT%T%.f%:z",
-    ];
-    FORMATS.iter().find_map(|format| {
-        DateTime::parse_from_str(text, format)
-            .ok()
-            .or_else(|| {
-                NaiveDateTime::parse_from_str(text, format)
-                    .ok()
-                    .map(|naive| Utc.fix().from_utc_datetime(&naive))
-            })
-            .map(|t: DateTime<FixedOffset>| t.with_timezone(&Utc))
-    })
-}
-
-/// The format crm-comms itself writes (`2026-11-24T00:47:39.123456+00:00`, see
-/// `service::time::sqlite_text`), read without chrono's general parser; `None` for any other
-/// shape (and for impossible dates), which the general path then handles.
-fn canonical_instant(text: &str) -> Option<DateTime<Utc>> {
-    let b = text.as_bytes();
-    if b.len() != 32
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'.'
-        || &b[26..] != b"+00:00"
-    {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let date =
-        chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
-    let time = chrono::NaiveTime::from_hms_micro_opt(
-        number(11..13)?,
-        number(14..16)?,
-        number(17..19)?,
-        number(20..26)?,
-    )?;
-    Some(date.and_time(time).and_utc())
 }
 
 fn text<'r>(row: &'r Row<'_>, idx: usize, column: &str) -> rusqlite::Result<Option<&'r str>> {
@@ -394,53 +343,6 @@ pub fn count_row(row: &Row<'_>) -> rusqlite::Result<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stored_instants_in_every_seed_shape() {
-        let expect = "2026-11-24T00:47:39.123456Z";
-        for text in [
-            "2026-11-24T00:47:39.123456+00:00",
-            "2026-11-24T00:47:39.123456Z",
-            "2026-11-24T02:47:39.123456+02:00",
-            "2026-11-24T00:47:39.123456",
-            "2026-11-24 00:47:39.123456",
-            "2026-11-24 02:47:39.123456+02:00",
-        ] {
-            let t = stored_instant(text).unwrap_or_else(|| panic!("{text}"));
-            assert_eq!(crate::service::time::output_text(t), expect, "{text}");
-        }
-        assert!(stored_instant("2026-11-24T00:47").is_some());
-        assert!(stored_instant("yesterday").is_none());
-    }
-
-    #[test]
-    fn canonical_instants_read_like_the_general_parser() {
-        let mut seconds: i64 = 0;
-        for i in 0..5_000i64 {
-            seconds = (seconds * 6_364_136 + 1_442_695 + i) % 253_402_300_799; // up to 9999
-            let t =
-                DateTime::from_timestamp(seconds, (i * 7_919 % 1_000_000) as u32 * 1_000).unwrap();
-            let text = crate::service::time::sqlite_text(t);
-            assert_eq!(canonical_instant(&text), Some(t), "{text}");
-            assert_eq!(
-                DateTime::parse_from_rfc3339(&text)
-                    .unwrap()
-                    .with_timezone(&Utc),
-                t
-            );
-        }
-        for other in [
-            "2026-11-24T00:47:39.123456Z",
-            "2026-11-24T00:47:39.123456+02:00",
-            "2026-02-30T00:47:39.123456+00:00",
-            "2026-11-24T24:47:39.123456+00:00",
-            "2026-11-24T00:47:39.12345a+00:00",
-            "2026-11-24 00:47:39.123456+00:00",
-            "+026-11-24T00:47:39.123456+00:00",
-        ] {
-            assert_eq!(canonical_instant(other), None, "{other}");
-        }
-    }
-
     /// With every connection busy, a read waits at most the acquire timeout and then fails with
     /// the pool's timeout error (mapped to SERVICE_UNAVAILABLE); the busy read still finishes
     /// and its connection serves the next read.
@@ -477,10 +379,12 @@ mod tests {
             .unwrap();
         let waited = std::time::Instant::now();
         let err = reader.ping().await.expect_err("no connection is free");
+        assert!(err.is_unavailable(), "{err:?}");
+        let cause = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<DbErr>());
         assert!(
             matches!(
-                err,
-                DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+                cause,
+                Some(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout))
             ),
             "{err:?}"
         );
@@ -496,7 +400,7 @@ mod tests {
     /// the snapshot the page started.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn page_and_count_read_one_snapshot() {
-        use crate::service::{Page, Want};
+        use crate::model::{Page, Want};
         static FILE: Mutex<Option<PathBuf>> = Mutex::new(None);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot.db");
@@ -540,7 +444,7 @@ mod tests {
         async fn page_and_total(
             reader: &Arc<SqliteReader>,
             decode: fn(&Row<'_>) -> rusqlite::Result<i64>,
-        ) -> Result<crate::service::Listing<i64>, DbErr> {
+        ) -> Result<crate::model::Listing<i64>, StoreError> {
             reader
                 .listing(
                     Some(sql("SELECT x FROM t ORDER BY x LIMIT 2")),

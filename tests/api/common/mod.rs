@@ -5,12 +5,58 @@
 //! `CRM_TEST_MYSQL_URL` point at a server whose user may create databases; each test gets a
 //! database of its own, dropped afterwards. Without the variable a test prints a notice and
 //! returns.
+//!
+//! Logs: with `TEST_LOG` set, in-process servers log into the test's output (shown for failing
+//! tests, or for all with `--nocapture`), filtered by `RUST_LOG` (default
+//! `info,sqlx=warn,sea_orm=warn`), and server processes ([`server_process`]) log to this
+//! process's stderr at `RUST_LOG` (default `info`). Without it nothing is logged.
 #![allow(dead_code)]
 
 use crm_comms::config::AppConfig;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+
+/// Whether `TEST_LOG` is set (to anything): servers' logs are then shown.
+pub fn test_log() -> bool {
+    std::env::var_os("TEST_LOG").is_some()
+}
+
+/// Installs the test subscriber once per test binary (see the module's documentation).
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if test_log() {
+        crm_comms::telemetry::init_for_tests(crm_comms::telemetry::DEFAULT_FILTER);
+    }
+});
+
+/// A `crm-comms serve` process on `127.0.0.1:port` over `database_url` (not yet spawned). Its
+/// stdout is discarded; its log goes to this process's stderr at `RUST_LOG` (default `info`)
+/// when `TEST_LOG` is set, and is discarded (at `warn`) otherwise.
+pub fn server_process(database_url: &str, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crm-comms"));
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", database_url)
+        .stdout(Stdio::null());
+    if test_log() {
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+        command.env("RUST_LOG", filter).stderr(Stdio::inherit());
+    } else {
+        command.env("RUST_LOG", "warn").stderr(Stdio::null());
+    }
+    command
+}
+
+/// A free port on the loopback interface (for a server process to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -152,6 +198,7 @@ impl TestApp {
 
     /// Spawns the server over `db` with `adjust` applied to the default local configuration.
     pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut AppConfig)) -> TestApp {
+        LazyLock::force(&TRACING);
         let mut config = AppConfig::for_url(db.url.clone());
         adjust(&mut config);
         let app = crm_comms::http::build(&config).await.expect("app builds");
@@ -288,9 +335,93 @@ pub fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected an error with a code: {body}"))
 }
 
+/// Waits until the server process `child` at `base` (`http://host:port`) answers `/healthz`
+/// with 200; panics if it exits first, or if it is not up within a minute.
+pub async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await
+            && res.status() == 200
+        {
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the server at {base} exited with {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server at {base} never became healthy");
+}
+
+/// Reads an HTTP/1.1 response head (status line and headers) from `stream`, byte by byte so
+/// that nothing after it is consumed; panics if the connection ends first.
+pub fn read_response_head(stream: &mut impl std::io::Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!(
+                "the connection ended inside a response head ({other:?}): {:?}",
+                String::from_utf8_lossy(&head)
+            ),
+        }
+    }
+    String::from_utf8(head).expect("an ASCII response head")
+}
+
+/// The status code of a response head.
+pub fn status_of(head: &str) -> u16 {
+    head.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head:?}"))
+}
+
+/// Reads a whole HTTP/1.1 response from `stream` (its body by `Content-Length`, chunked, or up
+/// to the end of the connection): the head and the body.
+pub fn read_response(stream: &mut impl std::io::Read) -> (String, Vec<u8>) {
+    let head = read_response_head(stream);
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    let mut body = Vec::new();
+    if let Some(length) = header("content-length") {
+        let length: usize = length.parse().expect("a Content-Length");
+        body.resize(length, 0);
+        stream.read_exact(&mut body).expect("the whole body");
+    } else if header("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).expect("the chunked body");
+        let mut rest = &rest[..];
+        loop {
+            let line_end = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("a chunk size line");
+            let size = std::str::from_utf8(&rest[..line_end]).unwrap();
+            let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16)
+                .expect("a hexadecimal chunk size");
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+    } else {
+        stream.read_to_end(&mut body).expect("the body");
+    }
+    (head, body)
+}
+
 /// Runs each listed `async fn(&TestApp)` once per backend: `sqlite::name`, `postgres::name`,
-/// `mysql::name`.
-#[macro_export]
+/// `mysql::name` (inside the module that invokes it, e.g. `rest::sqlite::name`).
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -329,6 +460,7 @@ macro_rules! backend_tests {
         }
     };
 }
+pub(crate) use backend_tests;
 
 /// Runs `statements` (SQL text and its parameters) against the SQLite file `path` through
 /// Python's `sqlite3` module, i.e. the system's SQLite (older than the bundled one, as the

@@ -1,22 +1,34 @@
-//! GraphQL object, input and enum types, and their conversions to the service's types.
+//! The `Comm` type and everything GraphQL does with communications: its enums and inputs, its
+//! queries (`comms`, `comm`) and mutations (`createComm`, `updateComm`, `deleteComm`).
 
+use super::guard::{WriteGuard, actor};
 use super::json::write_str;
 use super::rows::{EnumNames, Fragments, Plan, RowList, RowObject, write_optional};
 use super::scalars::DateTime;
-use crate::service::{self, time};
+use crate::error::ServiceError;
+use crate::model::{self, CommColumns, CommFilter, CommPatch, Page, Want, time};
+use crate::service::Service;
 use async_graphql::parser::types::SelectionSet;
-use async_graphql::{Enum, ID, InputObject, Object, ServerResult, SimpleObject};
-use entity::{comm, media};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, ServerResult, SimpleObject,
+};
+use entity::comm;
 
 /// Channel of a communication.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "entity::CommType")]
 pub enum CommType {
+    /// An email.
     Email,
+    /// A WhatsApp message.
     Whatsapp,
+    /// A phone call.
     Call,
+    /// A text message (SMS).
     Sms,
+    /// A note written by the business, e.g. about the customer or an order.
     Note,
+    /// A meeting in person.
     InPerson,
 }
 
@@ -32,21 +44,10 @@ pub enum CommDirection {
     Internal,
 }
 
-/// Direction of a media file relative to the business.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "entity::MediaDirection")]
-pub enum MediaDirection {
-    /// Received from the customer.
-    Received,
-    /// Sent to the customer.
-    Sent,
-    /// Internal to the business.
-    Internal,
-}
-
 /// A file attached to a communication; the file itself lives in Nextcloud.
 #[derive(SimpleObject)]
 pub struct CommAttachment {
+    /// Name of the file, e.g. `quote.pdf`.
     pub filename: String,
     /// Path of the file in Nextcloud.
     pub nextcloud_path: String,
@@ -55,8 +56,10 @@ pub struct CommAttachment {
 /// A communication with a customer: an email, message, call, meeting or note.
 pub struct Comm(pub comm::Model);
 
+/// A communication with a customer: an email, message, call, meeting or note.
 #[Object]
 impl Comm {
+    /// Identifier of the communication (a UUID).
     async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
@@ -64,19 +67,24 @@ impl Comm {
     async fn customer_id(&self) -> &str {
         &self.0.customer_id
     }
+    /// Channel of the communication.
     #[graphql(name = "type")]
     async fn comm_type(&self) -> CommType {
         self.0.comm_type.into()
     }
+    /// Whether it came from the customer, went to the customer, or stayed within the business.
     async fn direction(&self) -> CommDirection {
         self.0.direction.into()
     }
+    /// Subject line or short summary.
     async fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
     }
+    /// Text of the message, or notes of the call or meeting.
     async fn body(&self) -> Option<&str> {
         self.0.body.as_deref()
     }
+    /// Files attached to the communication, in the order they were given.
     async fn attachments(&self) -> Vec<CommAttachment> {
         self.0
             .attachments
@@ -108,7 +116,6 @@ impl Comm {
 
 static COMM_TYPES: EnumNames<CommType> = EnumNames::new();
 static COMM_DIRECTIONS: EnumNames<CommDirection> = EnumNames::new();
-static MEDIA_DIRECTIONS: EnumNames<MediaDirection> = EnumNames::new();
 
 /// The fields of `Comm`, numbered for [`RowObject`] in this order.
 const COMM_FIELDS: [&str; 11] = [
@@ -160,7 +167,8 @@ impl RowObject for Comm {
             7 => write_optional(row.ext_message_id.as_deref(), out),
             8 => write_optional(row.logged_by.as_deref(), out),
             9 => time::write_output_json(row.occurred_at, out),
-            _ => time::write_output_json(row.created_at, out),
+            10 => time::write_output_json(row.created_at, out),
+            _ => unreachable!("field_index only gives indexes of COMM_FIELDS"),
         }
     }
 }
@@ -177,7 +185,8 @@ impl RowObject for entity::Attachment {
     fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
         match index {
             0 => write_str(out, &self.filename),
-            _ => write_str(out, &self.nextcloud_path),
+            1 => write_str(out, &self.nextcloud_path),
+            _ => unreachable!("field_index only gives indexes of its two fields"),
         }
     }
 }
@@ -188,6 +197,7 @@ pub struct CommList {
     pub total: Option<u64>,
 }
 
+/// A page of a customer's communications, newest first, with the number of all matches.
 #[Object]
 impl CommList {
     /// The communications of this page.
@@ -200,117 +210,10 @@ impl CommList {
     }
 }
 
-/// Metadata of a media file exchanged with a customer; the file itself lives in Nextcloud.
-pub struct Media(pub media::Model);
-
-#[Object]
-impl Media {
-    async fn id(&self) -> ID {
-        ID(self.0.id.clone())
-    }
-    async fn customer_id(&self) -> Option<&str> {
-        self.0.customer_id.as_deref()
-    }
-    async fn order_id(&self) -> Option<&str> {
-        self.0.order_id.as_deref()
-    }
-    async fn filename(&self) -> &str {
-        &self.0.filename
-    }
-    /// Path of the file in Nextcloud.
-    async fn nextcloud_path(&self) -> &str {
-        &self.0.nextcloud_path
-    }
-    async fn mime_type(&self) -> Option<&str> {
-        self.0.mime_type.as_deref()
-    }
-    async fn direction(&self) -> Option<MediaDirection> {
-        self.0.direction.map(Into::into)
-    }
-    async fn tags(&self) -> &[String] {
-        self.0.tags.as_ref().map_or(&[], |t| &t.0)
-    }
-    /// Who recorded it.
-    async fn uploaded_by(&self) -> Option<&str> {
-        self.0.uploaded_by.as_deref()
-    }
-    async fn created_at(&self) -> DateTime {
-        DateTime(self.0.created_at)
-    }
-}
-
-/// The fields of `Media`, numbered for [`RowObject`] in this order.
-const MEDIA_FIELDS: [&str; 10] = [
-    "id",
-    "customerId",
-    "orderId",
-    "filename",
-    "nextcloudPath",
-    "mimeType",
-    "direction",
-    "tags",
-    "uploadedBy",
-    "createdAt",
-];
-
-/// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
-impl RowObject for Media {
-    const TYPE_NAME: &'static str = "Media";
-
-    fn field_index(name: &str) -> Option<usize> {
-        MEDIA_FIELDS.iter().position(|field| *field == name)
-    }
-
-    fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
-        let row = &self.0;
-        match index {
-            0 => write_str(out, &row.id),
-            1 => write_optional(row.customer_id.as_deref(), out),
-            2 => write_optional(row.order_id.as_deref(), out),
-            3 => write_str(out, &row.filename),
-            4 => write_str(out, &row.nextcloud_path),
-            5 => write_optional(row.mime_type.as_deref(), out),
-            6 => match row.direction {
-                Some(direction) => MEDIA_DIRECTIONS.write(direction.into(), out),
-                None => out.extend_from_slice(b"null"),
-            },
-            7 => {
-                out.push(b'[');
-                for (i, tag) in row.tags.iter().flat_map(|tags| &tags.0).enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_str(out, tag);
-                }
-                out.push(b']');
-            }
-            8 => write_optional(row.uploaded_by.as_deref(), out),
-            _ => time::write_output_json(row.created_at, out),
-        }
-    }
-}
-
-/// A page of media, newest first.
-pub struct MediaList {
-    pub items: Vec<Media>,
-    pub total: Option<u64>,
-}
-
-#[Object]
-impl MediaList {
-    /// The media of this page.
-    async fn items(&self) -> RowList<'_, Media> {
-        RowList(&self.items)
-    }
-    /// Number of all matching media, not just this page.
-    async fn total(&self) -> i64 {
-        self.total.unwrap_or_default() as i64
-    }
-}
-
 /// A file to attach to a communication.
 #[derive(InputObject)]
 pub struct CommAttachmentInput {
+    /// Name of the file, e.g. `quote.pdf`: not empty, at most 1,000 characters.
     pub filename: String,
     /// Path of the file in Nextcloud: no `..` segments, backslashes or control characters.
     pub nextcloud_path: String,
@@ -319,9 +222,13 @@ pub struct CommAttachmentInput {
 /// A communication to log.
 #[derive(InputObject)]
 pub struct CommCreateInput {
+    /// The customer this communication is with: not empty, at most 191 characters, no
+    /// control characters.
     pub customer_id: String,
+    /// Channel of the communication.
     #[graphql(name = "type")]
     pub comm_type: CommType,
+    /// Direction of the communication relative to the business.
     pub direction: CommDirection,
     /// At most 1,000 characters.
     pub subject: Option<String>,
@@ -330,14 +237,16 @@ pub struct CommCreateInput {
     /// At most 100.
     #[graphql(default_with = "Some(Vec::new())")]
     pub attachments: Option<Vec<CommAttachmentInput>>,
+    /// Identifier of the message in its origin system (e.g. an email Message-ID); at most
+    /// 1,000 characters.
     pub ext_message_id: Option<String>,
-    /// Who logged it.
+    /// Who logged it; defaults to the caller's name. At most 1,000 characters.
     pub logged_by: Option<String>,
     /// Defaults to now.
     pub occurred_at: Option<DateTime>,
 }
 
-impl From<CommCreateInput> for service::NewComm {
+impl From<CommCreateInput> for model::NewComm {
     fn from(input: CommCreateInput) -> Self {
         Self {
             customer_id: input.customer_id,
@@ -365,40 +274,132 @@ impl From<CommCreateInput> for service::NewComm {
 /// `subject` or `body`; `occurredAt` cannot be cleared.
 #[derive(InputObject)]
 pub struct CommUpdateInput {
+    /// New subject, at most 1,000 characters; `null` clears it.
     pub subject: async_graphql::MaybeUndefined<String>,
+    /// New body, at most 1 MiB; `null` clears it.
     pub body: async_graphql::MaybeUndefined<String>,
+    /// New time of the communication; cannot be `null`.
     pub occurred_at: async_graphql::MaybeUndefined<DateTime>,
 }
 
-/// Metadata of a media file to record.
-#[derive(InputObject)]
-pub struct MediaCreateInput {
-    pub customer_id: Option<String>,
-    pub order_id: Option<String>,
-    pub filename: String,
-    /// Path of the file in Nextcloud: no `..` segments, backslashes or control characters.
-    pub nextcloud_path: String,
-    /// `type/subtype`, e.g. `image/jpeg`.
-    pub mime_type: Option<String>,
-    pub direction: Option<MediaDirection>,
-    /// At most 50 tags of 1 to 64 characters.
-    #[graphql(default_with = "Some(Vec::new())")]
-    pub tags: Option<Vec<String>>,
-    /// Who recorded it.
-    pub uploaded_by: Option<String>,
+/// Queries on communications.
+#[derive(Default)]
+pub struct CommQuery;
+
+#[Object]
+impl CommQuery {
+    /// A customer's communications, newest first by `occurredAt` (ties by `id`), optionally
+    /// filtered by type and direction. `limit` 1..=500, `offset` ≥ 0.
+    #[graphql(complexity = "(limit.clamp(1, 500) as usize) * child_complexity + 1")]
+    async fn comms(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The customer whose communications to list.")] customer_id: String,
+        #[graphql(name = "type", desc = "Only this channel.")] comm_type: Option<CommType>,
+        #[graphql(desc = "Only this direction.")] direction: Option<CommDirection>,
+        #[graphql(default = 100, desc = "Size of the page, 1 to 500.")] limit: i32,
+        #[graphql(default = 0, desc = "Matches to skip before the page, 0 or more.")] offset: i32,
+    ) -> Result<CommList> {
+        let page = Page {
+            limit: limit.into(),
+            offset: offset.into(),
+        };
+        let filter = CommFilter {
+            customer_id,
+            comm_type: comm_type.map(Into::into),
+            direction: direction.map(Into::into),
+        };
+        // Only what the selection asks for: rows, total, and large columns.
+        let selected = ctx.look_ahead();
+        let entries = selected.field("entries");
+        let columns = CommColumns {
+            body: entries.field("body").exists(),
+            attachments: entries.field("attachments").exists(),
+        };
+        let want = Want {
+            rows: entries.exists(),
+            total: selected.field("total").exists(),
+        };
+        let listing = ctx
+            .data::<Service>()?
+            .list_comms(&filter, page, columns, want)
+            .await?;
+        Ok(CommList {
+            entries: listing.rows.into_iter().map(Comm).collect(),
+            total: listing.total,
+        })
+    }
+
+    /// One communication, or null if there is none with this id.
+    async fn comm(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the communication.")] id: ID,
+    ) -> Result<Option<Comm>> {
+        Ok(ctx.data::<Service>()?.get_comm(&id).await?.map(Comm))
+    }
 }
 
-impl From<MediaCreateInput> for service::NewMedia {
-    fn from(input: MediaCreateInput) -> Self {
-        Self {
-            customer_id: input.customer_id,
-            order_id: input.order_id,
-            filename: input.filename,
-            nextcloud_path: input.nextcloud_path,
-            mime_type: input.mime_type,
-            direction: input.direction.map(Into::into),
-            tags: input.tags.unwrap_or_default(),
-            uploaded_by: input.uploaded_by,
-        }
+fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Mutations of communications.
+#[derive(Default)]
+pub struct CommMutation;
+
+#[Object]
+impl CommMutation {
+    /// Logs a communication. `occurredAt` defaults to now.
+    #[graphql(guard = "WriteGuard")]
+    async fn create_comm(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The communication to log.")] input: CommCreateInput,
+    ) -> Result<Comm> {
+        Ok(Comm(
+            ctx.data::<Service>()?
+                .create_comm(input.into(), actor(ctx))
+                .await?,
+        ))
+    }
+
+    /// Changes the fields present in `input`; fails with NOT_FOUND if there is no such id.
+    #[graphql(guard = "WriteGuard")]
+    async fn update_comm(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the communication to change.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: CommUpdateInput,
+    ) -> Result<Comm> {
+        let occurred_at = match input.occurred_at {
+            MaybeUndefined::Null => {
+                return Err(
+                    ServiceError::validation("occurred_at", "occurredAt cannot be null").into(),
+                );
+            }
+            other => patch(other).flatten().map(|t| t.0),
+        };
+        let patch = CommPatch {
+            subject: patch(input.subject),
+            body: patch(input.body),
+            occurred_at,
+        };
+        Ok(Comm(ctx.data::<Service>()?.update_comm(&id, patch).await?))
+    }
+
+    /// Deletes a communication and returns its id; NOT_FOUND if there is no such id.
+    #[graphql(guard = "WriteGuard")]
+    async fn delete_comm(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the communication to delete.")] id: ID,
+    ) -> Result<ID> {
+        ctx.data::<Service>()?.delete_comm(&id).await?;
+        Ok(id)
     }
 }

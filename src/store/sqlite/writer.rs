@@ -1,0 +1,36 @@
+//! The SQLite writer's target: a batch applied through the SQLite library directly, on the
+//! writer's own connection (one prepared statement per kind of write, no async hand-off per
+//! statement). The statements are the ones [`crate::store::writer`] builds for every backend.
+
+use super::reader::bind;
+use crate::store::StoreError;
+use crate::store::writer::{Target, WriteOp, statement};
+use sea_orm::DatabaseBackend;
+
+impl Target for rusqlite::Connection {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
+        apply_sqlite(self, ops)
+    }
+}
+
+/// One batch in one `BEGIN IMMEDIATE` transaction; rolled back on any error.
+fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
+    let run = || -> rusqlite::Result<Vec<u64>> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut counts = Vec::with_capacity(ops.len());
+        for op in ops {
+            let stmt = statement(op, DatabaseBackend::Sqlite);
+            let mut prepared = conn.prepare_cached(&stmt.sql)?;
+            bind(&mut prepared, &stmt)?;
+            counts.push(prepared.raw_execute()? as u64);
+        }
+        conn.execute_batch("COMMIT")?;
+        Ok(counts)
+    };
+    run().map_err(|err| {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        StoreError::from(err)
+    })
+}

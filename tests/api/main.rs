@@ -1,0 +1,53 @@
+//! The integration tests, in one binary (one link instead of one per file): each module below
+//! was a test binary of its own, and its tests are named `<module>::…`, e.g.
+//! `cargo test --test api durability::crash` or `cargo test --test api rest::sqlite::`.
+//!
+//! - [`common`]: the harness: spawns the server over a fresh database of each backend
+//!   (`TestApp`), server processes, the system SQLite through Python.
+//! - [`abuse`]: expensive documents, batches, methods and content types, oversized bodies, slow
+//!   requests, overload, CORS.
+//! - [`auth`]: API tokens, HS256/RS256/JWKS JWTs, scopes.
+//! - [`clients`]: real clients through Node (`tests/node/`): graphql-http's GraphQL over HTTP
+//!   audit, Apollo Client with persisted queries, the codegen client preset compiled with
+//!   `tsc --strict` and its manifest as trusted documents, graphql-schema-linter.
+//! - [`conformance`]: GraphQL over HTTP (media types, status codes, request errors), variable
+//!   coercion and defaults, enum literals, document limits, input errors naming GraphQL fields.
+//! - [`durability`]: many writers, SIGKILL mid-load, SIGTERM with requests in flight, a full disk.
+//! - [`graphql_comms`]: the communications log over GraphQL, on every backend.
+//! - [`graphql_media`]: media metadata over GraphQL, on every backend.
+//! - [`graphql_rows`]: list rows written straight to JSON answer exactly what the per-object
+//!   resolvers answer.
+//! - [`layout`]: no import cycles between the modules of `src/`.
+//! - [`operations`]: `/readyz`, `/metrics` (authenticated, bounded labels), request ids, JSON
+//!   logs that name the operation but never its variables.
+//! - [`persisted`]: automatic persisted queries (POST and GET) and trusted documents.
+//! - [`replicas`]: two server processes over one PostgreSQL/MySQL database.
+//! - [`rest`]: the seed's REST API, on every backend.
+//! - [`schema`]: `schema.graphql` matches the code.
+//! - [`seed_compat`]: databases written by the seed's Python backend are served as they are.
+//! - [`sqlite_order`]: SQLite's exact order key, and a file both SQLite versions find intact.
+//! - [`validation`]: every input rule answers BAD_USER_INPUT naming the field, and writes nothing.
+//!
+//! `TEST_LOG=1 cargo test --test api … -- --nocapture` shows the servers' logs (`RUST_LOG`
+//! filters them).
+
+mod common;
+
+mod abuse;
+mod auth;
+mod clients;
+mod conformance;
+mod durability;
+mod graphiql;
+mod graphql_comms;
+mod graphql_media;
+mod graphql_rows;
+mod layout;
+mod operations;
+mod persisted;
+mod replicas;
+mod rest;
+mod schema;
+mod seed_compat;
+mod sqlite_order;
+mod validation;

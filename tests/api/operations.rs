@@ -1,0 +1,248 @@
+//! Operating the server: `/readyz` beside `/healthz`, `/metrics` (Prometheus, behind the API's
+//! authentication, bounded labels), request ids, and JSON log lines that name the GraphQL
+//! operation and its error codes but never its variables.
+
+use crate::common::{Backend, TestApp, TestDb, free_port, wait_healthy};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_migrations_and_the_database() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        (
+            ready.status().as_u16(),
+            ready.text().await.unwrap().as_str()
+        ),
+        (200, "ready")
+    );
+    // A migration the database lacks (e.g. a newer replica's) makes this replica unready, while
+    // it stays alive.
+    app.exec("DELETE FROM seaql_migrations WHERE version = 'm20261201_000004_exact_sqlite_order'")
+        .await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        (
+            ready.status().as_u16(),
+            ready.text().await.unwrap().as_str()
+        ),
+        (503, "migrations pending")
+    );
+    assert_eq!(app.health().await, 200);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_taken_or_made_and_returned() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let res = app
+        .client
+        .post(app.url("/graphql"))
+        .header("x-request-id", "client-chosen-1")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-chosen-1");
+    let made: Vec<String> =
+        futures::future::join_all((0..2).map(|_| app.client.get(app.url("/healthz")).send()))
+            .await
+            .into_iter()
+            .map(|res| {
+                res.unwrap().headers()["x-request-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    assert_ne!(made[0], made[1]);
+    assert!(made.iter().all(|id| id.len() > 16), "{made:?}");
+    app.stop().await;
+}
+
+const METRICS_TOKEN: &str = "metrics-token-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_operations_under_bounded_labels() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(db, |config| {
+        config.auth.api_tokens = vec![format!(
+            "prometheus:write:{}",
+            hex::encode(Sha256::digest(METRICS_TOKEN.as_bytes()))
+        )];
+    })
+    .await;
+    let bearer = format!("Bearer {METRICS_TOKEN}");
+    // Protected like the API.
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+
+    let post = |query: String| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("authorization", &bearer)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    // Names unique to this test, so other tests of the binary (one recorder per process) do
+    // not disturb the counts.
+    post("query MetricsProbe { __typename }".into())
+        .await
+        .unwrap();
+    post("query MetricsProbe { __typename }".into())
+        .await
+        .unwrap();
+    post("mutation MetricsWrite { createComm(input: { customerId: \"m\", type: NOTE, direction: INTERNAL }) { id } }".into())
+        .await
+        .unwrap();
+    post("query MetricsBroken { nope }".into()).await.unwrap();
+    // Far more distinct names than labels: the rest are counted as `other`.
+    for i in 0..40 {
+        post(format!("query MetricsFlood{i} {{ __typename }}"))
+            .await
+            .unwrap();
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |needle: &str| -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(needle))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        value(r#"crm_graphql_requests_total{operation="MetricsProbe",type="query",outcome="ok"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            r#"crm_graphql_requests_total{operation="MetricsWrite",type="mutation",outcome="ok"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        text.contains(r#"operation="MetricsBroken",type="query",outcome="request_error""#),
+        "{text}"
+    );
+    let operations: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("crm_graphql_requests_total{"))
+        .filter_map(|l| l.split("operation=\"").nth(1)?.split('"').next())
+        .collect();
+    // This app labelled its first 32 names (3, then 29 of the flood); the other 11 are `other`.
+    // (The recorder is the process's: other tests' apps add names of their own.)
+    let flood = operations
+        .iter()
+        .filter(|name| name.starts_with("MetricsFlood"))
+        .count();
+    assert_eq!(flood, 32 - 3, "bounded: {operations:?}");
+    assert!(operations.contains("other"), "{operations:?}");
+    for name in [
+        "crm_graphql_request_duration_seconds_bucket",
+        "crm_db_read_connections{state=\"idle\"}",
+        "crm_writer_batch_size_count",
+        "crm_writer_commit_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+    app.stop().await;
+}
+
+/// `--log-format json`: one JSON object per line; a request's line carries its id, method,
+/// path, the GraphQL operation's name and type and its error codes, and no variable value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_name_the_operation_and_never_its_variables() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-comms"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base, &mut child).await;
+    let secret = "customer-secret-4711";
+    for (id, query) in [
+        (
+            "req-ok",
+            "query Timeline($c: String!) { comms(customerId: $c) { total } }",
+        ),
+        (
+            "req-bad",
+            "query Broken($c: String!) { comms(customerId: $c) { nope } }",
+        ),
+    ] {
+        let res = client
+            .post(format!("{base}/graphql"))
+            .header("x-request-id", id)
+            .json(&json!({ "query": query, "variables": { "c": secret } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let _ = client
+        .get(format!(
+            "{base}/graphql?query=%7B__typename%7D&variables=%7B%22x%22%3A%22{secret}%22%7D"
+        ))
+        .send()
+        .await;
+    // SIGTERM: the server logs "stopped" and exits, closing stderr.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stderr = child.stderr.take().unwrap();
+    let lines: Vec<String> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    child.wait().unwrap();
+    let all = lines.join("\n");
+    assert!(!all.contains(secret), "a variable reached the log:\n{all}");
+    let entries: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = |id: &str| -> Value {
+        entries
+            .iter()
+            .find(|e| {
+                e["span"]["request_id"] == id && e["message"] == "finished processing request"
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no line for {id}:\n{all}"))
+    };
+    let ok = request("req-ok");
+    assert_eq!(ok["span"]["operation"], "Timeline");
+    assert_eq!(ok["span"]["operation_type"], "query");
+    assert_eq!(ok["span"]["path"], "/graphql");
+    assert_eq!(ok["status"], 200);
+    let bad = request("req-bad");
+    assert_eq!(bad["span"]["operation"], "Broken");
+    assert_eq!(bad["span"]["error_codes"], "GRAPHQL_VALIDATION_FAILED");
+    assert!(entries.iter().any(|e| e["message"] == "stopped"), "{all}");
+}

@@ -18,9 +18,9 @@ use crm_comms::graphql::persisted::sha256_hex;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Generous bounds for a Node process on a busy 2-core machine (each script bounds itself too).
 const NODE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -80,36 +80,7 @@ struct Output {
 /// Runs `node args…` in `cwd`, killed after [`NODE_TIMEOUT`]; output goes to files (no pipe to
 /// fill up).
 fn node_blocking(args: &[String], cwd: &Path) -> Output {
-    let mut out = tempfile::tempfile().unwrap();
-    let mut err = tempfile::tempfile().unwrap();
-    let mut child = Command::new("node")
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap())
-        .spawn()
-        .expect("node starts");
-    let deadline = Instant::now() + NODE_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let read = |file: &mut std::fs::File| {
-        use std::io::{Read, Seek};
-        let mut text = String::new();
-        file.rewind().unwrap();
-        file.read_to_string(&mut text).unwrap();
-        text
-    };
-    let (stdout, stderr) = (read(&mut out), read(&mut err));
+    let (status, stdout, stderr) = crate::common::run_node(args, Some(cwd), NODE_TIMEOUT);
     let status = status.unwrap_or_else(|| {
         panic!(
             "node {args:?} did not finish in {NODE_TIMEOUT:?}\nstdout: {stdout}\nstderr: {stderr}"

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TOKEN: &str = "graphiql-browser-token-0123456789";
 
@@ -380,38 +380,10 @@ async fn browser(app: &TestApp, args: &[&str]) -> bool {
     // The browser is driven by another process; wait for it off the runtime's threads (the
     // server under test keeps running on them).
     let (status, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        let mut out = tempfile::tempfile().unwrap();
-        let mut err = tempfile::tempfile().unwrap();
-        let mut child = std::process::Command::new("node")
-            .arg(&script)
-            .arg(&base)
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .spawn()
-            .expect("node starts");
+        let mut all = vec![script.display().to_string(), base];
+        all.extend(args);
         // The script bounds itself (4 minutes); this is the backstop.
-        let deadline = Instant::now() + Duration::from_secs(300);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let read = |file: &mut std::fs::File| {
-            use std::io::{Read, Seek};
-            let mut text = String::new();
-            file.rewind().unwrap();
-            file.read_to_string(&mut text).unwrap();
-            text
-        };
-        (status, read(&mut out), read(&mut err))
+        crate::common::run_node(&all, None, Duration::from_secs(300))
     })
     .await
     .unwrap();

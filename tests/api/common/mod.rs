@@ -541,3 +541,44 @@ pub fn bundled_integrity(path: &std::path::Path) -> String {
         .unwrap();
     rows.join("\n")
 }
+
+/// Runs `node args…` (in `cwd`, if given), killed after `timeout`; its exit status (`None` when
+/// it was killed), stdout and stderr. Output goes to files, so no pipe can fill up.
+pub fn run_node(
+    args: &[String],
+    cwd: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+) -> (Option<std::process::ExitStatus>, String, String) {
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let mut command = Command::new("node");
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let mut child = command.spawn().expect("node starts");
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let read = |file: &mut std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        file.rewind().unwrap();
+        file.read_to_string(&mut text).unwrap();
+        text
+    };
+    (status, read(&mut out), read(&mut err))
+}

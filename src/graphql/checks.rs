@@ -41,13 +41,7 @@ pub struct Checker {
     registry: Registry,
 }
 
-fn request_error(message: impl Into<String>, pos: Option<Pos>, code: &str) -> ServerError {
-    let mut error = ServerError::new(message, pos);
-    error.extensions = async_graphql::Error::new("")
-        .extend_with(|_, e| e.set("code", code))
-        .extensions;
-    error
-}
+use super::errors::request_error;
 
 fn input_error(message: impl Into<String>, pos: Option<Pos>, field: &str) -> ServerError {
     let mut error = ServerError::new(message, pos);

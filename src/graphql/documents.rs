@@ -8,8 +8,8 @@
 
 use super::checks::{MAX_TOKENS, count_tokens};
 use super::cost;
+use async_graphql::ServerError;
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ErrorExtensions, ServerError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -114,11 +114,7 @@ impl DocumentCache {
 
 /// A document refused before validation.
 fn refusal(message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error.extensions = async_graphql::Error::new("")
-        .extend_with(|_, e| e.set("code", "GRAPHQL_VALIDATION_FAILED"))
-        .extensions;
-    error
+    super::errors::request_error(message, None, "GRAPHQL_VALIDATION_FAILED")
 }
 
 #[cfg(test)]

@@ -39,6 +39,19 @@ impl From<ServiceError> for async_graphql::Error {
     }
 }
 
+/// A request error (raised before execution, so without a path) with `extensions.code`.
+pub fn request_error(
+    message: impl Into<String>,
+    pos: Option<async_graphql::Pos>,
+    code: &str,
+) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, pos);
+    error.extensions = async_graphql::Error::new("")
+        .extend_with(|_, e| e.set("code", code))
+        .extensions;
+    error
+}
+
 /// `attachments[2].nextcloud_path` → `attachments[2].nextcloudPath`.
 fn camel_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());

@@ -19,7 +19,7 @@ mod scalars;
 use crate::service::Service;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
-pub use errors::{code as error_code, tag_error_codes};
+pub use errors::{code as error_code, request_error, tag_error_codes};
 pub use guard::{WriteGuard, actor};
 
 /// Reads of the communications log and of media metadata.

@@ -12,8 +12,8 @@
 use super::{AppState, Caller};
 use crate::graphql::checks;
 use crate::graphql::persisted::{Persisted, Refused};
+use async_graphql::ServerError;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensions, ServerError};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -169,10 +169,7 @@ impl Params {
                 )));
             }
             Err(refused) => {
-                let mut error = ServerError::new(refused.message(), None);
-                error.extensions = async_graphql::Error::new("")
-                    .extend_with(|_, e| e.set("code", refused.code()))
-                    .extensions;
+                let error = crate::graphql::request_error(refused.message(), None, refused.code());
                 return Err(Box::new(request_error(error, answer)));
             }
         };

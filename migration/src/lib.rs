@@ -11,9 +11,16 @@ mod m20261124_000001_create_crm_tables;
 mod m20261125_000002_index_comm_filters;
 mod m20261125_000003_comm_timeline_index;
 mod m20261201_000004_exact_sqlite_order;
+mod m20261202_000005_inbox_order;
 pub mod sqlite_times;
 
-pub use m20261201_000004_exact_sqlite_order::INDEXES as SQLITE_ORDER_INDEXES;
+/// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
+/// re-created a table).
+pub fn sqlite_indexes() -> impl Iterator<Item = &'static str> {
+    m20261201_000004_exact_sqlite_order::INDEXES
+        .into_iter()
+        .chain(m20261202_000005_inbox_order::SQLITE_INDEXES)
+}
 
 pub struct Migrator;
 
@@ -25,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_index_comm_filters::Migration),
             Box::new(m20261125_000003_comm_timeline_index::Migration),
             Box::new(m20261201_000004_exact_sqlite_order::Migration),
+            Box::new(m20261202_000005_inbox_order::Migration),
         ]
     }
 }

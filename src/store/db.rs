@@ -155,12 +155,10 @@ fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         "SQLite time triggers missing; rewriting instants to the canonical format"
     );
     let mut sql = String::from("BEGIN IMMEDIATE;");
-    for statement in migration::sqlite_times::statements()
-        .iter()
-        .map(String::as_str)
-        .chain(migration::SQLITE_ORDER_INDEXES)
-    {
-        sql.push_str(statement);
+    let times = migration::sqlite_times::statements();
+    let indexes = migration::sqlite_indexes().map(str::to_owned);
+    for statement in times.into_iter().chain(indexes) {
+        sql.push_str(&statement);
         sql.push(';');
     }
     sql.push_str("COMMIT;");

@@ -6,10 +6,10 @@
 //! | module | what it is | imports |
 //! |---|---|---|
 //! | [`http`] | the axum router, middleware, `/graphql`, `/healthz`, serving and shutdown; [`http::rest`] the seed's REST routes | `graphql`, `service`, `auth`, `config`, `model`, `error`, `store` (to open it) |
-//! | [`graphql`] | the schema: one module per entity ([`graphql::comm`], [`graphql::media`]) with its types, queries and mutations | `service`, `model`, `auth`, `error` |
+//! | [`graphql`] | the schema: one module per entity ([`graphql::comm`], [`graphql::media`]) with its types, queries and mutations; [`graphql::timeline`] merges both | `service`, `model`, `auth`, `error` |
 //! | [`service`] | the seed's `service.py`: rules and validation, shared by GraphQL and REST | `store`, `model`, `error` |
-//! | [`store`] | every SQL statement (SeaQuery, for all three backends), the group-committing writer, opening and migrating the database | `model`, `config` |
-//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the time format | nothing of the crate |
+//! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, opening and migrating the database | `model`, `config` |
+//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), the time format | nothing of the crate |
 //! | [`error`] | [`ServiceError`], free of transport concerns; mapped once at each edge | `store` (its error) |
 //! | [`auth`], [`config`], [`telemetry`] | credentials, CLI/env configuration, log set-up | `error`, `config` |
 //!
@@ -29,10 +29,12 @@
 //!   with the reader, W1 2,307 → 3,425 with the writer). Held equal by running
 //!   the whole integration suite on SQLite, PostgreSQL and MariaDB (the pools take SeaORM's
 //!   road).
-//! - **List rows written straight to JSON** (`graphql::rows`): `comms.entries` and
-//!   `media.items` compile their selection once and write each row as JSON instead of one boxed
-//!   future per field (most of a 100-row timeline's CPU). Held byte-equal to the `#[Object]`
-//!   resolvers by `tests/api/graphql_rows.rs`, which walks the schema's fields itself.
+//! - **List rows written straight to JSON** (`graphql::rows`): `comms.entries`,
+//!   `media.items`, the connections' `nodes` and `edges` and the timeline's edges (a union
+//!   node: one plan per member type) compile their selection once and write each row as JSON
+//!   instead of one boxed future per field (most of a 100-row timeline's CPU). Held byte-equal
+//!   to the `#[Object]` resolvers by `tests/api/graphql_rows.rs`, which walks the schema's
+//!   fields itself.
 
 pub mod auth;
 pub mod config;

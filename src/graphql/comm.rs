@@ -1,12 +1,14 @@
 //! The `Comm` type and everything GraphQL does with communications: its enums and inputs, its
 //! queries (`comms`, `comm`) and mutations (`createComm`, `updateComm`, `deleteComm`).
 
+use super::connection::{PageInfo, TimeRange, converted, window};
 use super::guard::{WriteGuard, actor};
 use super::json::write_str;
-use super::rows::{EnumNames, Fragments, Plan, RowList, RowObject, write_optional};
+use super::rows::RowVec;
+use super::rows::{Child, EnumNames, Fragments, RowList, RowObject, write_optional};
 use super::scalars::DateTime;
 use crate::error::ServiceError;
-use crate::model::{self, CommColumns, CommFilter, CommPatch, Page, Want, time};
+use crate::model::{self, CommColumns, CommFilter, CommPatch, Feed, Key, Page, Want, time};
 use crate::service::Service;
 use async_graphql::parser::types::SelectionSet;
 use async_graphql::{
@@ -135,6 +137,7 @@ const COMM_FIELDS: [&str; 11] = [
 /// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
 impl RowObject for Comm {
     const TYPE_NAME: &'static str = "Comm";
+    const MEMBER_OF: &'static [&'static str] = &["TimelineItem"];
 
     fn field_index(name: &str) -> Option<usize> {
         COMM_FIELDS.iter().position(|field| *field == name)
@@ -144,14 +147,14 @@ impl RowObject for Comm {
         index: usize,
         selections: &[&SelectionSet],
         fragments: &Fragments,
-    ) -> ServerResult<Option<Plan>> {
-        Ok(match COMM_FIELDS[index] {
-            "attachments" => Some(Plan::compile::<entity::Attachment>(selections, fragments)?),
-            _ => None,
-        })
+    ) -> ServerResult<Option<Child>> {
+        match COMM_FIELDS[index] {
+            "attachments" => Child::object::<entity::Attachment>(selections, fragments),
+            _ => Ok(None),
+        }
     }
 
-    fn write_field(&self, index: usize, child: Option<&Plan>, out: &mut Vec<u8>) {
+    fn write_field(&self, index: usize, child: Option<&Child>, out: &mut Vec<u8>) {
         let row = &self.0;
         match index {
             0 => write_str(out, &row.id),
@@ -161,7 +164,9 @@ impl RowObject for Comm {
             4 => write_optional(row.subject.as_deref(), out),
             5 => write_optional(row.body.as_deref(), out),
             6 => match child {
-                Some(plan) => plan.write_list(row.attachments.iter().flat_map(|a| &a.0), out),
+                Some(plan) => plan
+                    .plan()
+                    .write_list(row.attachments.iter().flat_map(|a| &a.0), out),
                 None => out.extend_from_slice(b"[]"),
             },
             7 => write_optional(row.ext_message_id.as_deref(), out),
@@ -182,7 +187,7 @@ impl RowObject for entity::Attachment {
             .position(|field| *field == name)
     }
 
-    fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
+    fn write_field(&self, index: usize, _: Option<&Child>, out: &mut Vec<u8>) {
         match index {
             0 => write_str(out, &self.filename),
             1 => write_str(out, &self.nextcloud_path),
@@ -207,6 +212,133 @@ impl CommList {
     /// Number of all matching communications, not just this page.
     async fn total(&self) -> i64 {
         self.total.unwrap_or_default() as i64
+    }
+}
+
+/// An edge of a [`CommConnection`]: a communication and its cursor.
+pub struct CommEdge<'a>(pub &'a Comm);
+
+/// A communication and its cursor.
+#[Object]
+impl CommEdge<'_> {
+    /// Opaque position of this communication, for `after` and `before`.
+    async fn cursor(&self) -> String {
+        Key::of_comm(&self.0.0).cursor(Feed::Comms)
+    }
+    /// The communication.
+    async fn node(&self) -> &Comm {
+        self.0
+    }
+}
+
+impl RowObject for CommEdge<'_> {
+    const TYPE_NAME: &'static str = "CommEdge";
+
+    fn field_index(name: &str) -> Option<usize> {
+        ["cursor", "node"].iter().position(|field| *field == name)
+    }
+
+    fn child_plan(
+        index: usize,
+        selections: &[&SelectionSet],
+        fragments: &Fragments,
+    ) -> ServerResult<Option<Child>> {
+        match index {
+            1 => Child::object::<Comm>(selections, fragments),
+            _ => Ok(None),
+        }
+    }
+
+    fn write_field(&self, index: usize, child: Option<&Child>, out: &mut Vec<u8>) {
+        match (index, child) {
+            (0, _) => write_str(out, &Key::of_comm(&self.0.0).cursor(Feed::Comms)),
+            (_, Some(node)) => node.plan().write(self.0, out),
+            (_, None) => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// A page of communications in a cursor connection (Relay's connection spec), newest first.
+pub struct CommConnection {
+    nodes: Vec<Comm>,
+    page_info: PageInfo,
+    total: Option<u64>,
+}
+
+/// A page of communications, newest first by `occurredAt` then `id`, with cursors.
+#[Object]
+impl CommConnection {
+    /// The communications of this page with their cursors.
+    async fn edges(&self) -> RowVec<CommEdge<'_>> {
+        RowVec(self.nodes.iter().map(CommEdge).collect())
+    }
+    /// The communications of this page (the edges' nodes).
+    async fn nodes(&self) -> RowList<'_, Comm> {
+        RowList(&self.nodes)
+    }
+    /// Where this page sits in the whole list.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// Number of all communications matching the filter, whatever the cursors; counted only
+    /// when selected.
+    async fn total_count(&self) -> i64 {
+        self.total.unwrap_or_default() as i64
+    }
+}
+
+/// Which communications a connection lists; every given condition must hold. Without
+/// `customerId` it lists across customers (an inbox view).
+#[derive(InputObject, Default)]
+#[graphql(name = "CommFilter")]
+pub struct CommFilterInput {
+    /// Only this customer's.
+    pub customer_id: Option<String>,
+    /// Only these channels (not empty).
+    pub types: Option<Vec<CommType>>,
+    /// Only these directions (not empty).
+    pub directions: Option<Vec<CommDirection>>,
+    /// Only those that took place in this range.
+    pub occurred_at: Option<TimeRange>,
+    /// `true`: only those with attachments; `false`: only those without.
+    pub has_attachments: Option<bool>,
+    /// Only those logged by exactly this name.
+    pub logged_by: Option<String>,
+    /// Only the one(s) with exactly this origin message id.
+    pub ext_message_id: Option<String>,
+    /// Words to find in subject and body (not supported yet: refused with BAD_USER_INPUT).
+    pub search: Option<String>,
+}
+
+impl From<CommFilterInput> for CommFilter {
+    fn from(input: CommFilterInput) -> Self {
+        Self {
+            customer_id: input.customer_id,
+            types: converted(input.types),
+            directions: converted(input.directions),
+            occurred_at: input.occurred_at.into(),
+            has_attachments: input.has_attachments,
+            logged_by: input.logged_by,
+            ext_message_id: input.ext_message_id,
+            search: input.search,
+        }
+    }
+}
+
+/// Which of a comm's large columns a selection reads, through any of `paths` (each the path
+/// of a `Comm` selection).
+pub fn columns_of(ctx: &Context<'_>, paths: &[&[&str]]) -> CommColumns {
+    let wants = |name: &str| {
+        paths.iter().any(|path| {
+            path.iter()
+                .fold(ctx.look_ahead(), |at, step| at.field(step))
+                .field(name)
+                .exists()
+        })
+    };
+    CommColumns {
+        body: wants("body"),
+        attachments: wants("attachments"),
     }
 }
 
@@ -304,22 +436,18 @@ impl CommQuery {
             limit: limit.into(),
             offset: offset.into(),
         };
-        let filter = CommFilter {
+        let filter = CommFilter::customer(
             customer_id,
-            comm_type: comm_type.map(Into::into),
-            direction: direction.map(Into::into),
-        };
+            comm_type.map(Into::into),
+            direction.map(Into::into),
+        );
         // Only what the selection asks for: rows, total, and large columns.
         let selected = ctx.look_ahead();
-        let entries = selected.field("entries");
-        let columns = CommColumns {
-            body: entries.field("body").exists(),
-            attachments: entries.field("attachments").exists(),
-        };
         let want = Want {
-            rows: entries.exists(),
+            rows: selected.field("entries").exists(),
             total: selected.field("total").exists(),
         };
+        let columns = columns_of(ctx, &[&["entries"]]);
         let listing = ctx
             .data::<Service>()?
             .list_comms(&filter, page, columns, want)
@@ -327,6 +455,37 @@ impl CommQuery {
         Ok(CommList {
             entries: listing.rows.into_iter().map(Comm).collect(),
             total: listing.total,
+        })
+    }
+
+    /// A page of communications in a cursor connection, newest first by `occurredAt` then
+    /// `id`. Give `first` (default 50) with `after`, or `last` with `before`, each 1 to 500;
+    /// cursors stay valid while rows are added or deleted. Without `filter.customerId` it
+    /// lists across customers (an inbox view).
+    #[graphql(complexity = "super::connection::page_rows(first, last) * child_complexity + 1")]
+    async fn comms_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which communications to list; none: all.")] filter: Option<
+            CommFilterInput,
+        >,
+        #[graphql(desc = "The page's size, from the newest end (1 to 500).")] first: Option<i32>,
+        #[graphql(desc = "Only rows after this cursor.")] after: Option<String>,
+        #[graphql(desc = "The page's size, from the oldest end (1 to 500).")] last: Option<i32>,
+        #[graphql(desc = "Only rows before this cursor.")] before: Option<String>,
+    ) -> Result<CommConnection> {
+        let filter = CommFilter::from(filter.unwrap_or_default());
+        let columns = columns_of(ctx, &[&["edges", "node"], &["nodes"]]);
+        let total = ctx.look_ahead().field("totalCount").exists();
+        let slice = ctx
+            .data::<Service>()?
+            .comms_connection(&filter, &window(first, after, last, before), columns, total)
+            .await?;
+        let page_info = PageInfo::of(&slice, Feed::Comms, Key::of_comm);
+        Ok(CommConnection {
+            nodes: slice.rows.into_iter().map(Comm).collect(),
+            page_info,
+            total: slice.total,
         })
     }
 

@@ -1,13 +1,15 @@
 //! The `Media` type and everything GraphQL does with media metadata: its enum and input, its
 //! queries (`media`, `mediaItem`) and mutations (`createMedia`, `deleteMedia`).
 
+use super::connection::{PageInfo, TimeRange, converted, window};
 use super::guard::{WriteGuard, actor};
 use super::json::write_str;
-use super::rows::{EnumNames, Plan, RowList, RowObject, write_optional};
+use super::rows::{Child, EnumNames, Fragments, RowList, RowObject, RowVec, write_optional};
 use super::scalars::DateTime;
-use crate::model::{self, MediaFilter, Page, Want, time};
+use crate::model::{self, Feed, Key, MediaFilter, Page, Want, time};
 use crate::service::Service;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::parser::types::SelectionSet;
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, ServerResult};
 use entity::media;
 
 /// Direction of a media file relative to the business.
@@ -89,12 +91,13 @@ const MEDIA_FIELDS: [&str; 10] = [
 /// The same fields as the `#[Object]` impl above, for lists (see [`super::rows`]).
 impl RowObject for Media {
     const TYPE_NAME: &'static str = "Media";
+    const MEMBER_OF: &'static [&'static str] = &["TimelineItem"];
 
     fn field_index(name: &str) -> Option<usize> {
         MEDIA_FIELDS.iter().position(|field| *field == name)
     }
 
-    fn write_field(&self, index: usize, _: Option<&Plan>, out: &mut Vec<u8>) {
+    fn write_field(&self, index: usize, _: Option<&Child>, out: &mut Vec<u8>) {
         let row = &self.0;
         match index {
             0 => write_str(out, &row.id),
@@ -182,6 +185,126 @@ impl From<MediaCreateInput> for model::NewMedia {
     }
 }
 
+/// An edge of a [`MediaConnection`]: a media item and its cursor.
+pub struct MediaEdge<'a>(pub &'a Media);
+
+/// A media item and its cursor.
+#[Object]
+impl MediaEdge<'_> {
+    /// Opaque position of this media item, for `after` and `before`.
+    async fn cursor(&self) -> String {
+        Key::of_media(&self.0.0).cursor(Feed::Media)
+    }
+    /// The media item.
+    async fn node(&self) -> &Media {
+        self.0
+    }
+}
+
+impl RowObject for MediaEdge<'_> {
+    const TYPE_NAME: &'static str = "MediaEdge";
+
+    fn field_index(name: &str) -> Option<usize> {
+        ["cursor", "node"].iter().position(|field| *field == name)
+    }
+
+    fn child_plan(
+        index: usize,
+        selections: &[&SelectionSet],
+        fragments: &Fragments,
+    ) -> ServerResult<Option<Child>> {
+        match index {
+            1 => Child::object::<Media>(selections, fragments),
+            _ => Ok(None),
+        }
+    }
+
+    fn write_field(&self, index: usize, child: Option<&Child>, out: &mut Vec<u8>) {
+        match (index, child) {
+            (0, _) => write_str(out, &Key::of_media(&self.0.0).cursor(Feed::Media)),
+            (_, Some(node)) => node.plan().write(self.0, out),
+            (_, None) => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+/// A page of media in a cursor connection (Relay's connection spec), newest first.
+pub struct MediaConnection {
+    nodes: Vec<Media>,
+    page_info: PageInfo,
+    total: Option<u64>,
+}
+
+/// A page of media, newest first by `createdAt` then `id`, with cursors.
+#[Object]
+impl MediaConnection {
+    /// The media of this page with their cursors.
+    async fn edges(&self) -> RowVec<MediaEdge<'_>> {
+        RowVec(self.nodes.iter().map(MediaEdge).collect())
+    }
+    /// The media of this page (the edges' nodes).
+    async fn nodes(&self) -> RowList<'_, Media> {
+        RowList(&self.nodes)
+    }
+    /// Where this page sits in the whole list.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// Number of all media matching the filter, whatever the cursors; counted only when
+    /// selected.
+    async fn total_count(&self) -> i64 {
+        self.total.unwrap_or_default() as i64
+    }
+}
+
+/// Tags a media item must carry: whole tags, compared exactly (case-sensitively).
+#[derive(InputObject, Default)]
+pub struct TagFilter {
+    /// At least one of these (not empty).
+    pub has_any: Option<Vec<String>>,
+    /// Every one of these (not empty).
+    pub has_all: Option<Vec<String>>,
+}
+
+/// Which media a connection lists; every given condition must hold.
+#[derive(InputObject, Default)]
+#[graphql(name = "MediaFilter")]
+pub struct MediaFilterInput {
+    /// Only this customer's.
+    pub customer_id: Option<String>,
+    /// Only this order's.
+    pub order_id: Option<String>,
+    /// Only these directions (not empty).
+    pub directions: Option<Vec<MediaDirection>>,
+    /// Only those whose `mimeType` starts with this, exactly (e.g. `image/`).
+    pub mime_type_prefix: Option<String>,
+    /// Only those carrying these tags.
+    pub tags: Option<TagFilter>,
+    /// Only those recorded in this range.
+    pub created_at: Option<TimeRange>,
+    /// Words to find in the filename and tags (not supported yet: refused with
+    /// BAD_USER_INPUT).
+    pub search: Option<String>,
+}
+
+impl From<MediaFilterInput> for MediaFilter {
+    fn from(input: MediaFilterInput) -> Self {
+        let tags = input.tags.unwrap_or_default();
+        Self {
+            customer_id: input.customer_id,
+            order_id: input.order_id,
+            directions: converted(input.directions),
+            mime_type_prefix: input.mime_type_prefix,
+            tags: model::TagFilter {
+                has_any: tags.has_any,
+                has_all: tags.has_all,
+            },
+            created_at: input.created_at.into(),
+            search: input.search,
+        }
+    }
+}
+
 /// Queries on media.
 #[derive(Default)]
 pub struct MediaQuery;
@@ -207,7 +330,8 @@ impl MediaQuery {
         let filter = MediaFilter {
             customer_id,
             order_id,
-            direction: direction.map(Into::into),
+            directions: direction.map(|d| vec![d.into()]),
+            ..MediaFilter::default()
         };
         let selected = ctx.look_ahead();
         let want = Want {
@@ -221,6 +345,33 @@ impl MediaQuery {
         Ok(MediaList {
             items: listing.rows.into_iter().map(Media).collect(),
             total: listing.total,
+        })
+    }
+
+    /// A page of media in a cursor connection, newest first by `createdAt` then `id`. Give
+    /// `first` (default 50) with `after`, or `last` with `before`, each 1 to 500; cursors
+    /// stay valid while rows are added or deleted.
+    #[graphql(complexity = "super::connection::page_rows(first, last) * child_complexity + 1")]
+    async fn media_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which media to list; none: all.")] filter: Option<MediaFilterInput>,
+        #[graphql(desc = "The page's size, from the newest end (1 to 500).")] first: Option<i32>,
+        #[graphql(desc = "Only rows after this cursor.")] after: Option<String>,
+        #[graphql(desc = "The page's size, from the oldest end (1 to 500).")] last: Option<i32>,
+        #[graphql(desc = "Only rows before this cursor.")] before: Option<String>,
+    ) -> Result<MediaConnection> {
+        let filter = MediaFilter::from(filter.unwrap_or_default());
+        let total = ctx.look_ahead().field("totalCount").exists();
+        let slice = ctx
+            .data::<Service>()?
+            .media_connection(&filter, &window(first, after, last, before), total)
+            .await?;
+        let page_info = PageInfo::of(&slice, Feed::Media, Key::of_media);
+        Ok(MediaConnection {
+            nodes: slice.rows.into_iter().map(Media).collect(),
+            page_info,
+            total: slice.total,
         })
     }
 

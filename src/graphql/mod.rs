@@ -1,11 +1,12 @@
 //! The GraphQL layer: types and resolvers that translate to and from the service layer.
 //!
 //! One module per entity ([`comm`], [`media`]) holds its types, inputs, queries and mutations;
-//! the roots merge them. List fields resolve through the row writer of `rows` (a fast path,
+//! [`timeline`] merges both into a customer's timeline; the roots merge them all. List fields resolve through the row writer of `rows` (a fast path,
 //! see there), held byte-equal to the `#[Object]` resolvers by `tests/api/graphql_rows.rs`.
 
 pub mod checks;
 pub mod comm;
+mod connection;
 pub mod cost;
 pub mod documents;
 mod errors;
@@ -15,6 +16,7 @@ pub mod media;
 pub mod persisted;
 mod rows;
 mod scalars;
+pub mod timeline;
 
 use crate::service::Service;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -25,7 +27,7 @@ pub use guard::{WriteGuard, actor};
 /// Reads of the communications log and of media metadata.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(comm::CommQuery, media::MediaQuery);
+pub struct QueryRoot(comm::CommQuery, media::MediaQuery, timeline::TimelineQuery);
 
 /// Changes to the communications log and to media metadata; with auth on, each needs a `write`
 /// credential.

@@ -31,6 +31,8 @@ pub type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 pub trait RowObject: Send + Sync {
     /// The GraphQL object type it is resolved as.
     const TYPE_NAME: &'static str;
+    /// The unions it is a member of (fragments on them apply to it too).
+    const MEMBER_OF: &'static [&'static str] = &[];
     /// A number for the field called `name` (never `__typename`), `None` if there is no such
     /// field.
     fn field_index(name: &str) -> Option<usize>;
@@ -40,12 +42,48 @@ pub trait RowObject: Send + Sync {
         index: usize,
         selections: &[&SelectionSet],
         fragments: &Fragments,
-    ) -> ServerResult<Option<Plan>> {
+    ) -> ServerResult<Option<Child>> {
         let _ = (index, selections, fragments);
         Ok(None)
     }
     /// Writes field `index` as JSON; `child` is its plan, for object-valued fields.
-    fn write_field(&self, index: usize, child: Option<&Plan>, out: &mut Vec<u8>);
+    fn write_field(&self, index: usize, child: Option<&Child>, out: &mut Vec<u8>);
+}
+
+/// The plan of an object-valued field.
+pub enum Child {
+    /// An object type's.
+    Object(Plan),
+    /// A union's: one plan per member type, in the order the parent's row writer knows.
+    Union(Vec<Plan>),
+}
+
+impl Child {
+    /// The plan for `R`, compiled for an object-valued field.
+    pub fn object<R: RowObject>(
+        selections: &[&SelectionSet],
+        fragments: &Fragments,
+    ) -> ServerResult<Option<Child>> {
+        Ok(Some(Child::Object(Plan::compile::<R>(
+            selections, fragments,
+        )?)))
+    }
+
+    /// The object plan (a row writer only asks its own fields' plans, so the kind is known).
+    pub fn plan(&self) -> &Plan {
+        match self {
+            Child::Object(plan) => plan,
+            Child::Union(members) => &members[0],
+        }
+    }
+
+    /// The plan of union member `index`.
+    pub fn member(&self, index: usize) -> &Plan {
+        match self {
+            Child::Object(plan) => plan,
+            Child::Union(members) => &members[index],
+        }
+    }
 }
 
 /// What to write for each row of a list: its response keys in order, each with its field.
@@ -58,7 +96,7 @@ struct Entry {
     key: Vec<u8>,
     /// `None`: `__typename`.
     field: Option<usize>,
-    child: Option<Plan>,
+    child: Option<Child>,
 }
 
 /// A response key found while collecting a selection: the field and every selection set it
@@ -162,7 +200,7 @@ fn collect<'a, R: RowObject>(
                 let fragment = fragments.get(name).ok_or_else(|| {
                     ServerError::new(format!(r#"Unknown fragment "{name}"."#), Some(spread.pos))
                 })?;
-                if fragment.node.type_condition.node.on.node == R::TYPE_NAME {
+                if applies_to::<R>(&fragment.node.type_condition.node.on.node) {
                     collect::<R>(&fragment.node.selection_set.node, fragments, out)?;
                 }
             }
@@ -171,7 +209,7 @@ fn collect<'a, R: RowObject>(
                     .node
                     .type_condition
                     .as_ref()
-                    .is_none_or(|condition| condition.node.on.node == R::TYPE_NAME);
+                    .is_none_or(|condition| applies_to::<R>(&condition.node.on.node));
                 if applies {
                     collect::<R>(&inline.node.selection_set.node, fragments, out)?;
                 }
@@ -179,6 +217,11 @@ fn collect<'a, R: RowObject>(
         }
     }
     Ok(())
+}
+
+/// Whether a fragment on `condition` applies to an `R`.
+fn applies_to<R: RowObject>(condition: &str) -> bool {
+    condition == R::TYPE_NAME || R::MEMBER_OF.contains(&condition)
 }
 
 /// Most a list's buffer is sized up front (a timeline of 100 comms is ~55 KiB).
@@ -206,32 +249,66 @@ impl<T: RowObject + OutputType> OutputType for RowList<'_, T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        debug_assert_eq!(T::type_name(), T::TYPE_NAME);
-        let plan = Plan::compile::<T>(&[&ctx.item.node], &ctx.query_env.fragments)?;
-        let mut out = Vec::new();
-        let mut rows = self.0.iter();
-        if let Some(first) = rows.next() {
-            // Size the buffer from the first row instead of doubling it a dozen times; capped,
-            // since one row may carry a 1 MiB body and the others none.
-            out.extend_from_slice(b"[");
-            plan.write(first, &mut out);
-            out.reserve(((out.len() + 1) * self.0.len() * 5 / 4).min(MAX_PRESIZE));
-            for row in rows {
-                out.push(b',');
-                plan.write(row, &mut out);
-            }
-            out.push(b']');
-        } else {
-            out.extend_from_slice(b"[]");
-        }
-        if written_once(ctx) {
-            return Ok(Value::Binary(out.into()));
-        }
-        // The same response key is resolved more than once (it is selected twice somewhere
-        // up the path): async-graphql merges the answers as values, so give it values.
-        serde_json::from_slice(&out)
-            .map_err(|err| ServerError::new(format!("internal error: {err}"), Some(field.pos)))
+        resolve_rows(self.0, ctx, field)
     }
+}
+
+/// A [`RowList`] that owns its rows (e.g. edges, which borrow the nodes of their connection).
+pub struct RowVec<T>(pub Vec<T>);
+
+impl<T: RowObject + OutputType> OutputType for RowVec<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_rows(&self.0, ctx, field)
+    }
+}
+
+/// Writes `rows` with the plan of the list's selection at `ctx`.
+fn resolve_rows<T: RowObject + OutputType>(
+    rows: &[T],
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> ServerResult<Value> {
+    debug_assert_eq!(T::type_name(), T::TYPE_NAME);
+    let plan = Plan::compile::<T>(&[&ctx.item.node], &ctx.query_env.fragments)?;
+    let mut out = Vec::new();
+    let mut iter = rows.iter();
+    if let Some(first) = iter.next() {
+        // Size the buffer from the first row instead of doubling it a dozen times; capped,
+        // since one row may carry a 1 MiB body and the others none.
+        out.extend_from_slice(b"[");
+        plan.write(first, &mut out);
+        out.reserve(((out.len() + 1) * rows.len() * 5 / 4).min(MAX_PRESIZE));
+        for row in iter {
+            out.push(b',');
+            plan.write(row, &mut out);
+        }
+        out.push(b']');
+    } else {
+        out.extend_from_slice(b"[]");
+    }
+    if written_once(ctx) {
+        return Ok(Value::Binary(out.into()));
+    }
+    // The same response key is resolved more than once (it is selected twice somewhere
+    // up the path): async-graphql merges the answers as values, so give it values.
+    serde_json::from_slice(&out)
+        .map_err(|err| ServerError::new(format!("internal error: {err}"), Some(field.pos)))
 }
 
 /// Whether the answer of the list at `ctx`'s path can only be produced once, so that nothing

@@ -4,7 +4,10 @@
 //! It imports no other module of the crate, so `service`, `store`, `graphql` and `http` can all
 //! use it without importing each other.
 
+pub mod cursor;
 pub mod time;
+
+pub use cursor::{Feed, FeedItem, Key, Kind, Seek, Slice, Toward};
 
 use chrono::{DateTime, Utc};
 use entity::{Attachment, CommDirection, CommType, MediaDirection};
@@ -75,12 +78,100 @@ impl Total {
     }
 }
 
-/// Which comms to list: always one customer, optionally one type and direction.
-#[derive(Debug, Clone)]
+/// A half-open range of instants, `from <= t < until`; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Which comms to list. Every given condition must hold (AND); a list is an IN-list. Without
+/// `customer_id` the listing spans all customers (an inbox view).
+#[derive(Debug, Clone, Default)]
 pub struct CommFilter {
+    pub customer_id: Option<String>,
+    pub types: Option<Vec<CommType>>,
+    pub directions: Option<Vec<CommDirection>>,
+    pub occurred_at: TimeRange,
+    /// `true`: a non-empty `attachments` list; `false`: none (an empty list or NULL).
+    pub has_attachments: Option<bool>,
+    pub logged_by: Option<String>,
+    pub ext_message_id: Option<String>,
+    /// Words to find in subject and body.
+    pub search: Option<String>,
+}
+
+impl CommFilter {
+    /// One customer's comms, optionally of one type and one direction (the seed's filter).
+    pub fn customer(
+        customer_id: String,
+        comm_type: Option<CommType>,
+        direction: Option<CommDirection>,
+    ) -> Self {
+        Self {
+            customer_id: Some(customer_id),
+            types: comm_type.map(|t| vec![t]),
+            directions: direction.map(|d| vec![d]),
+            ..Self::default()
+        }
+    }
+}
+
+/// A customer's timeline: their comms (of `types`, when given) and, with `include_media`,
+/// their media, merged newest first, within `at`.
+#[derive(Debug, Clone)]
+pub struct TimelineFilter {
     pub customer_id: String,
-    pub comm_type: Option<CommType>,
-    pub direction: Option<CommDirection>,
+    pub types: Option<Vec<CommType>>,
+    pub include_media: bool,
+    pub at: TimeRange,
+}
+
+/// A page request as a client sent it (Relay's arguments); the service validates it into a
+/// [`Seek`].
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+}
+
+/// The comms of one customer with one type and direction: how many, and their first and last
+/// `occurred_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommGroup {
+    pub comm_type: CommType,
+    pub direction: CommDirection,
+    pub count: u64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+}
+
+/// What the store reads for a customer's summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerStats {
+    pub groups: Vec<CommGroup>,
+    /// `occurred_at` of the oldest inbound comm after the newest outbound one (in the order
+    /// key); with no outbound comm, of the oldest inbound one.
+    pub awaiting_reply_since: Option<DateTime<Utc>>,
+    pub media_count: u64,
+}
+
+/// Counts and times over a customer's comms: every type and direction in enum order, zeros
+/// included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommSummary {
+    pub customer_id: String,
+    pub total: u64,
+    pub by_type: Vec<(CommType, u64)>,
+    pub by_direction: Vec<(CommDirection, u64)>,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    pub last_outbound_at: Option<DateTime<Utc>>,
+    pub awaiting_reply_since: Option<DateTime<Utc>>,
+    pub media_count: u64,
 }
 
 /// A communication to log.
@@ -112,12 +203,25 @@ impl CommPatch {
     }
 }
 
+/// Whole tags (case-sensitive) a media item must carry: any of `has_any` and all of `has_all`.
+#[derive(Debug, Clone, Default)]
+pub struct TagFilter {
+    pub has_any: Option<Vec<String>>,
+    pub has_all: Option<Vec<String>>,
+}
+
 /// Which media to list; filters are AND-ed, none lists all.
 #[derive(Debug, Clone, Default)]
 pub struct MediaFilter {
     pub customer_id: Option<String>,
     pub order_id: Option<String>,
-    pub direction: Option<MediaDirection>,
+    pub directions: Option<Vec<MediaDirection>>,
+    /// The start of `mime_type`, compared exactly (case-sensitively).
+    pub mime_type_prefix: Option<String>,
+    pub tags: TagFilter,
+    pub created_at: TimeRange,
+    /// Words to find in the filename and tags.
+    pub search: Option<String>,
 }
 
 /// Metadata of a file to record.

@@ -2,7 +2,9 @@
 
 use super::{Service, validate};
 use crate::error::ServiceError;
-use crate::model::{CommColumns, CommFilter, CommPatch, Listing, NewComm, Page, Want, time};
+use crate::model::{
+    CommColumns, CommFilter, CommPatch, Feed, Listing, NewComm, Page, Slice, Want, Window, time,
+};
 use entity::{Attachments, comm};
 
 type Result<T> = std::result::Result<T, ServiceError>;
@@ -25,7 +27,38 @@ fn validate_new(input: &NewComm) -> Result<()> {
     Ok(())
 }
 
+/// The rules of a connection's filter; fields are named as `filter.…`.
+fn validate_filter(filter: &CommFilter) -> Result<()> {
+    if let Some(customer_id) = &filter.customer_id {
+        validate::key("filter.customer_id", customer_id)?;
+    }
+    validate::some_listed("filter.types", &filter.types)?;
+    validate::some_listed("filter.directions", &filter.directions)?;
+    validate::time_range("filter.occurred_at", &filter.occurred_at)?;
+    if let Some(who) = &filter.logged_by {
+        validate::max_len("filter.logged_by", who, validate::MAX_SHORT_CHARS)?;
+    }
+    if let Some(id) = &filter.ext_message_id {
+        validate::max_len("filter.ext_message_id", id, validate::MAX_SHORT_CHARS)?;
+    }
+    validate::no_search("filter.search", &filter.search)
+}
+
 impl Service {
+    /// A keyset page of the comms matching `filter` (across customers when it names none),
+    /// newest first by `occurred_at` then `id`; with `total`, the number of all matches.
+    pub async fn comms_connection(
+        &self,
+        filter: &CommFilter,
+        window: &Window,
+        columns: CommColumns,
+        total: bool,
+    ) -> Result<Slice<comm::Model>> {
+        validate_filter(filter)?;
+        let seek = validate::seek(Feed::Comms, window)?;
+        Ok(self.store.comm_slice(filter, seek, columns, total).await?)
+    }
+
     /// A page of a customer's comms, newest first by `occurred_at` (ties by `id`), and/or the
     /// number of all matches. Columns left out of `columns` come back empty.
     pub async fn list_comms(
@@ -35,7 +68,10 @@ impl Service {
         columns: CommColumns,
         want: Want,
     ) -> Result<Listing<comm::Model>> {
-        validate::key("customer_id", &filter.customer_id)?;
+        validate::key(
+            "customer_id",
+            filter.customer_id.as_deref().unwrap_or_default(),
+        )?;
         validate::page(page.limit, page.offset)?;
         Ok(self.store.comm_listing(filter, page, columns, want).await?)
     }

@@ -2,7 +2,7 @@
 
 use super::{Service, validate};
 use crate::error::ServiceError;
-use crate::model::{Listing, MediaFilter, NewMedia, Page, Want, time};
+use crate::model::{Feed, Listing, MediaFilter, NewMedia, Page, Slice, Want, Window, time};
 use entity::{Tags, media};
 
 type Result<T> = std::result::Result<T, ServiceError>;
@@ -26,7 +26,48 @@ fn validate_new(input: &NewMedia) -> Result<()> {
     Ok(())
 }
 
+/// The rules of a connection's filter; fields are named as `filter.…`.
+fn validate_filter(filter: &MediaFilter) -> Result<()> {
+    if let Some(customer_id) = &filter.customer_id {
+        validate::key("filter.customer_id", customer_id)?;
+    }
+    if let Some(order_id) = &filter.order_id {
+        validate::key("filter.order_id", order_id)?;
+    }
+    validate::some_listed("filter.directions", &filter.directions)?;
+    if let Some(prefix) = &filter.mime_type_prefix {
+        validate::required("filter.mime_type_prefix", prefix, validate::MAX_SHORT_CHARS)?;
+    }
+    for (field, tags) in [
+        ("filter.tags.has_any", &filter.tags.has_any),
+        ("filter.tags.has_all", &filter.tags.has_all),
+    ] {
+        validate::some_listed(field, tags)?;
+        if tags.as_ref().is_some_and(|t| t.len() > validate::MAX_TAGS) {
+            return Err(ServiceError::validation(
+                field,
+                format!("{field} may list at most {} tags", validate::MAX_TAGS),
+            ));
+        }
+    }
+    validate::time_range("filter.created_at", &filter.created_at)?;
+    validate::no_search("filter.search", &filter.search)
+}
+
 impl Service {
+    /// A keyset page of the media matching `filter`, newest first by `created_at` then `id`;
+    /// with `total`, the number of all matches.
+    pub async fn media_connection(
+        &self,
+        filter: &MediaFilter,
+        window: &Window,
+        total: bool,
+    ) -> Result<Slice<media::Model>> {
+        validate_filter(filter)?;
+        let seek = validate::seek(Feed::Media, window)?;
+        Ok(self.store.media_slice(filter, seek, total).await?)
+    }
+
     /// A page of media, newest first by `created_at` (ties by `id`), and/or the number of
     /// all matches.
     pub async fn list_media(

@@ -3,6 +3,7 @@
 
 pub mod comms;
 pub mod media;
+pub mod timeline;
 pub mod validate;
 
 use crate::error::ServiceError;

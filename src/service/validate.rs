@@ -1,6 +1,7 @@
 //! Input rules shared by GraphQL and REST. Each failure names the field (snake_case path).
 
 use crate::error::ServiceError;
+use crate::model::{Feed, Key, Seek, TimeRange, Toward, Window};
 
 pub const MAX_SUBJECT_CHARS: usize = 1_000;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -143,6 +144,74 @@ pub fn page(limit: i64, offset: i64) -> Result {
         return Err(fail("offset", "offset must not be negative"));
     }
     Ok(())
+}
+
+/// Rows of a connection page when neither `first` nor `last` is given.
+pub const DEFAULT_FIRST: i64 = 50;
+
+/// Relay's page arguments into a keyset page of `feed`: one of `first`/`last` (default
+/// `first: 50`), each 1..=500; cursors must be this feed's, unaltered.
+pub fn seek(feed: Feed, window: &Window) -> Result<Seek> {
+    let (toward, limit) = match (window.first, window.last) {
+        (Some(_), Some(_)) => {
+            return Err(fail("last", "give either first or last, not both"));
+        }
+        (Some(n), None) => (Toward::Older, ("first", n)),
+        (None, Some(n)) => (Toward::Newer, ("last", n)),
+        (None, None) => (Toward::Older, ("first", DEFAULT_FIRST)),
+    };
+    let (field, n) = limit;
+    if !(1..=MAX_LIMIT).contains(&n) {
+        return Err(fail(
+            field,
+            format!("{field} must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let cursor = |field: &str, text: &Option<String>| -> Result<Option<Key>> {
+        text.as_deref()
+            .map(|text| {
+                Key::from_cursor(feed, text).ok_or_else(|| {
+                    fail(field, format!("{field} is not a cursor of this connection"))
+                })
+            })
+            .transpose()
+    };
+    Ok(Seek {
+        toward,
+        limit: n as u64,
+        after: cursor("after", &window.after)?,
+        before: cursor("before", &window.before)?,
+    })
+}
+
+/// An IN-list filter, when given, must list something.
+pub fn some_listed<T>(field: &str, list: &Option<Vec<T>>) -> Result {
+    match list {
+        Some(items) if items.is_empty() => Err(fail(
+            field,
+            format!("{field} must list at least one value (leave it out for all)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `from <= t < until`: `from` must not be after `until` (equal is an empty range).
+pub fn time_range(field: &str, range: &TimeRange) -> Result {
+    match (range.from, range.until) {
+        (Some(from), Some(until)) if from > until => Err(fail(
+            field,
+            format!("{field}: from must not be after until"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Search arrives with the search issue; until then a search is refused, never ignored.
+pub fn no_search(field: &str, search: &Option<String>) -> Result {
+    match search {
+        Some(_) => Err(fail(field, format!("{field} is not supported yet"))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod db;
 mod error;
+mod feeds;
 mod reads;
 pub mod sqlite;
 pub mod writer;
@@ -280,11 +281,7 @@ mod tests {
                 (Some(CommType::Email), None),
                 (Some(CommType::Whatsapp), Some(CommDirection::Outbound)),
             ] {
-                let filter = CommFilter {
-                    customer_id: customer.into(),
-                    comm_type,
-                    direction,
-                };
+                let filter = CommFilter::customer(customer.into(), comm_type, direction);
                 for (limit, offset) in [(100, 0), (3, 0), (3, 3), (5, 50)] {
                     let page = Page { limit, offset };
                     for columns in [
@@ -316,7 +313,7 @@ mod tests {
             },
             MediaFilter {
                 customer_id: Some("c1".into()),
-                direction: Some(MediaDirection::Received),
+                directions: Some(vec![MediaDirection::Received]),
                 ..Default::default()
             },
         ] {
@@ -342,11 +339,7 @@ mod tests {
         }
         let listed = fast
             .comm_listing(
-                &CommFilter {
-                    customer_id: "c1".into(),
-                    comm_type: None,
-                    direction: None,
-                },
+                &CommFilter::customer("c1".into(), None, None),
                 Page::default(),
                 CommColumns::ALL,
                 all,
@@ -354,5 +347,156 @@ mod tests {
             .await
             .unwrap();
         assert!(listed.rows.len() > 10, "the comparison saw rows");
+        keyset_reads_answer_alike(&fast, &seaorm).await;
+    }
+
+    /// Connections, the timeline and the summary, both roads, walked page by page.
+    async fn keyset_reads_answer_alike(fast: &Store, seaorm: &Store) {
+        use crate::model::cursor::{Key, Kind, Seek, Toward};
+        use crate::model::{TagFilter, TimeRange, TimelineFilter};
+        let range = TimeRange {
+            from: Some(at(1_000_000)),
+            until: Some(at(9_000_000)),
+        };
+        let comm_filters = [
+            CommFilter::default(),
+            CommFilter::customer("c1".into(), None, None),
+            CommFilter {
+                types: Some(vec![CommType::Email, CommType::InPerson]),
+                directions: Some(vec![CommDirection::Inbound]),
+                occurred_at: range,
+                ..CommFilter::default()
+            },
+            CommFilter {
+                has_attachments: Some(false),
+                ext_message_id: Some("<4@mail>".into()),
+                ..CommFilter::default()
+            },
+            CommFilter {
+                customer_id: Some("c0".into()),
+                has_attachments: Some(true),
+                logged_by: Some("tester".into()),
+                ..CommFilter::default()
+            },
+        ];
+        let media_filters = [
+            MediaFilter::default(),
+            MediaFilter {
+                customer_id: Some("c1".into()),
+                mime_type_prefix: Some("image/".into()),
+                ..Default::default()
+            },
+            MediaFilter {
+                tags: TagFilter {
+                    has_any: Some(vec!["t1".into(), "zz".into()]),
+                    has_all: None,
+                },
+                created_at: range,
+                ..Default::default()
+            },
+            MediaFilter {
+                order_id: Some("o1".into()),
+                tags: TagFilter {
+                    has_any: None,
+                    has_all: Some(vec!["t0".into(), "t1".into()]),
+                },
+                ..Default::default()
+            },
+        ];
+        let seeks = |after: Option<Key>, before: Option<Key>| {
+            [Toward::Older, Toward::Newer].map(|toward| Seek {
+                toward,
+                limit: 3,
+                after: after.clone(),
+                before: before.clone(),
+            })
+        };
+        let mut seen = 0;
+        for filter in &comm_filters {
+            let all = fast
+                .comm_slice(
+                    filter,
+                    seeks(None, None)[0].clone().with_limit(500),
+                    CommColumns::ALL,
+                    true,
+                )
+                .await
+                .unwrap();
+            let keys: Vec<Key> = all.rows.iter().map(Key::of_comm).collect();
+            let cursors = [None, keys.get(1).cloned(), keys.last().cloned()];
+            for after in &cursors {
+                for before in &cursors {
+                    for seek in seeks(after.clone(), before.clone()) {
+                        let a = fast
+                            .comm_slice(filter, seek.clone(), CommColumns::ALL, true)
+                            .await
+                            .unwrap();
+                        let b = seaorm
+                            .comm_slice(filter, seek.clone(), CommColumns::ALL, true)
+                            .await
+                            .unwrap();
+                        assert_eq!(a.rows, b.rows, "{filter:?} {seek:?}");
+                        assert_eq!(
+                            (a.has_previous, a.has_next, a.total),
+                            (b.has_previous, b.has_next, b.total),
+                            "{filter:?} {seek:?}"
+                        );
+                        seen += a.rows.len();
+                    }
+                }
+            }
+        }
+        for filter in &media_filters {
+            for seek in seeks(None, None) {
+                let a = fast.media_slice(filter, seek.clone(), true).await.unwrap();
+                let b = seaorm
+                    .media_slice(filter, seek.clone(), true)
+                    .await
+                    .unwrap();
+                assert_eq!(a.rows, b.rows, "{filter:?} {seek:?}");
+                assert_eq!(
+                    (a.has_previous, a.has_next, a.total),
+                    (b.has_previous, b.has_next, b.total)
+                );
+                seen += a.rows.len();
+            }
+        }
+        for customer in ["c0", "c1", "x", "nobody"] {
+            for include_media in [true, false] {
+                let filter = TimelineFilter {
+                    customer_id: customer.into(),
+                    types: None,
+                    include_media,
+                    at: TimeRange::default(),
+                };
+                let media_key = Key {
+                    at: at(1_000_001),
+                    id: "fast-m02".into(),
+                    kind: Kind::Media,
+                };
+                for seek in seeks(Some(media_key.clone()), None)
+                    .into_iter()
+                    .chain(seeks(None, Some(media_key)))
+                {
+                    let a = fast
+                        .timeline_slice(&filter, seek.clone(), CommColumns::ALL)
+                        .await
+                        .unwrap();
+                    let b = seaorm
+                        .timeline_slice(&filter, seek.clone(), CommColumns::ALL)
+                        .await
+                        .unwrap();
+                    assert_eq!(a.rows, b.rows, "{filter:?} {seek:?}");
+                    assert_eq!((a.has_previous, a.has_next), (b.has_previous, b.has_next));
+                    seen += a.rows.len();
+                }
+            }
+            assert_eq!(
+                fast.customer_stats(customer).await.unwrap(),
+                seaorm.customer_stats(customer).await.unwrap(),
+                "{customer}"
+            );
+        }
+        assert!(seen > 100, "the comparison saw rows: {seen}");
     }
 }

@@ -2,13 +2,14 @@
 
 use super::StoreError;
 use super::sqlite::reader as sqlite_reader;
+use super::writer::time_value;
 use super::{Reader, Store};
 use crate::model::{CommColumns, CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr, Value};
 use sea_orm::{
-    ColumnTrait, EntityTrait, Iterable, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, DatabaseBackend, EntityTrait, Iterable, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 /// Newest first by `time`, ties by `id`, both descending: the one order key of every listing,
@@ -18,37 +19,129 @@ use sea_orm::{
 /// fixed-width UTC format (`migration::sqlite_times`: the migration rewrites older shapes and
 /// triggers rewrite rows other processes write), so the plain column orders exactly and the
 /// indexes on `(…, time, id)` give a page in order without a sort.
-fn newest_first<E: EntityTrait>(query: Select<E>, time: E::Column, id: E::Column) -> Select<E> {
+pub(super) fn newest_first<E: EntityTrait>(
+    query: Select<E>,
+    time: E::Column,
+    id: E::Column,
+) -> Select<E> {
     query.order_by(time, Order::Desc).order_by(id, Order::Desc)
 }
 
-fn comm_query(filter: &CommFilter) -> Select<comm::Entity> {
-    comm::Entity::find()
-        .filter(comm::Column::CustomerId.eq(filter.customer_id.as_str()))
-        .apply_if(filter.comm_type, |q, t| {
-            q.filter(comm::Column::CommType.eq(t))
+/// The comms matching `filter` (every condition but `search`, which the service refuses for
+/// now).
+pub(super) fn comm_query(filter: &CommFilter, backend: DatabaseBackend) -> Select<comm::Entity> {
+    use comm::Column as C;
+    let range = |q: Select<comm::Entity>| {
+        q.apply_if(filter.occurred_at.from, |q, t| {
+            q.filter(C::OccurredAt.gte(time_value(backend, t)))
         })
-        .apply_if(filter.direction, |q, d| {
-            q.filter(comm::Column::Direction.eq(d))
+        .apply_if(filter.occurred_at.until, |q, t| {
+            q.filter(C::OccurredAt.lt(time_value(backend, t)))
+        })
+    };
+    range(comm::Entity::find())
+        .apply_if(filter.customer_id.as_deref(), |q, c| {
+            q.filter(C::CustomerId.eq(c))
+        })
+        .apply_if(filter.types.as_ref(), |q, types| {
+            q.filter(C::CommType.is_in(types.iter().copied()))
+        })
+        .apply_if(filter.directions.as_ref(), |q, directions| {
+            q.filter(C::Direction.is_in(directions.iter().copied()))
+        })
+        .apply_if(filter.has_attachments, |q, wanted| {
+            q.filter(has_attachments(backend, wanted))
+        })
+        .apply_if(filter.logged_by.as_deref(), |q, who| {
+            q.filter(C::LoggedBy.eq(who))
+        })
+        .apply_if(filter.ext_message_id.as_deref(), |q, id| {
+            q.filter(C::ExtMessageId.eq(id))
         })
 }
 
-fn media_query(filter: &MediaFilter) -> Select<media::Entity> {
+/// Whether `attachments` is a non-empty list (`wanted`) or not (an empty list or NULL).
+fn has_attachments(backend: DatabaseBackend, wanted: bool) -> SimpleExpr {
+    let non_empty = match backend {
+        // A list of attachment objects is non-empty exactly when its JSON text has an object.
+        DatabaseBackend::Sqlite => "attachments LIKE '%{%'",
+        DatabaseBackend::Postgres => "attachments @> '[{}]'::jsonb",
+        _ => "JSON_LENGTH(attachments) > 0",
+    };
+    if wanted {
+        Expr::cust(non_empty)
+    } else {
+        Expr::cust(format!("NOT COALESCE({non_empty}, FALSE)"))
+    }
+}
+
+/// The media matching `filter` (every condition but `search`).
+pub(super) fn media_query(filter: &MediaFilter, backend: DatabaseBackend) -> Select<media::Entity> {
+    use media::Column as M;
     media::Entity::find()
         .apply_if(filter.customer_id.as_deref(), |q, c| {
-            q.filter(media::Column::CustomerId.eq(c))
+            q.filter(M::CustomerId.eq(c))
         })
         .apply_if(filter.order_id.as_deref(), |q, o| {
-            q.filter(media::Column::OrderId.eq(o))
+            q.filter(M::OrderId.eq(o))
         })
-        .apply_if(filter.direction, |q, d| {
-            q.filter(media::Column::Direction.eq(d))
+        .apply_if(filter.directions.as_ref(), |q, directions| {
+            q.filter(M::Direction.is_in(directions.iter().copied()))
         })
+        .apply_if(filter.mime_type_prefix.as_deref(), |q, prefix| {
+            // Character counts and exact comparison alike on every backend (LIKE is not:
+            // SQLite's ignores ASCII case).
+            let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+            q.filter(Expr::cust_with_values(
+                "SUBSTR(mime_type, 1, ?) = ?",
+                [Value::from(chars), Value::from(prefix)],
+            ))
+        })
+        .apply_if(filter.tags.has_any.as_ref(), |q, tags| {
+            q.filter(tags_condition(backend, tags, false))
+        })
+        .apply_if(filter.tags.has_all.as_ref(), |q, tags| {
+            q.filter(tags_condition(backend, tags, true))
+        })
+        .apply_if(filter.created_at.from, |q, t| {
+            q.filter(M::CreatedAt.gte(time_value(backend, t)))
+        })
+        .apply_if(filter.created_at.until, |q, t| {
+            q.filter(M::CreatedAt.lt(time_value(backend, t)))
+        })
+}
+
+/// Media carrying any (or, with `all`, every) one of `tags` as a whole element of their JSON
+/// list; exact and case-sensitive on every backend, and never an error on a malformed list.
+fn tags_condition(backend: DatabaseBackend, tags: &[String], all: bool) -> Condition {
+    let one = |tag: &String| -> SimpleExpr {
+        match backend {
+            DatabaseBackend::Sqlite => Expr::cust_with_values(
+                "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(crm_media.tags) \
+                 THEN crm_media.tags END) AS t WHERE t.value = ?)",
+                [tag.as_str()],
+            ),
+            DatabaseBackend::Postgres => Expr::cust_with_values(
+                "crm_media.tags @> CAST(? AS jsonb)",
+                [serde_json::json!([tag]).to_string()],
+            ),
+            _ => Expr::cust_with_values(
+                "COALESCE(JSON_CONTAINS(crm_media.tags, ?), 0) = 1",
+                [serde_json::json!([tag]).to_string()],
+            ),
+        }
+    };
+    let start = if all {
+        Condition::all()
+    } else {
+        Condition::any()
+    };
+    tags.iter().fold(start, |cond, tag| cond.add(one(tag)))
 }
 
 /// Every column in the entity's order (the SQLite reader decodes by position); a large column
 /// the caller does not need is read as NULL.
-fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::Entity> {
+pub(super) fn project(query: Select<comm::Entity>, columns: CommColumns) -> Select<comm::Entity> {
     use comm::Column as C;
     let mut query = query.select_only();
     for column in C::iter() {
@@ -77,7 +170,7 @@ impl Store {
         want: Want,
     ) -> Result<Listing<comm::Model>, StoreError> {
         let rows = newest_first(
-            project(comm_query(filter), columns),
+            project(comm_query(filter, self.backend()), columns),
             comm::Column::OccurredAt,
             comm::Column::Id,
         )
@@ -85,7 +178,7 @@ impl Store {
         .offset(page.offset as u64);
         self.listing(
             rows,
-            comm_query(filter),
+            comm_query(filter, self.backend()),
             page,
             want,
             sqlite_reader::comm_row,
@@ -112,7 +205,7 @@ impl Store {
         want: Want,
     ) -> Result<Listing<media::Model>, StoreError> {
         let rows = newest_first(
-            media_query(filter),
+            media_query(filter, self.backend()),
             media::Column::CreatedAt,
             media::Column::Id,
         )
@@ -120,7 +213,7 @@ impl Store {
         .offset(page.offset as u64);
         self.listing(
             rows,
-            media_query(filter),
+            media_query(filter, self.backend()),
             page,
             want,
             sqlite_reader::media_row,
@@ -139,7 +232,7 @@ impl Store {
         }
     }
 
-    fn sql<E: EntityTrait>(&self, query: Select<E>) -> sea_orm::Statement {
+    pub(super) fn sql<E: EntityTrait>(&self, query: Select<E>) -> sea_orm::Statement {
         query.build(self.backend())
     }
 
@@ -184,12 +277,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use sea_orm::QueryTrait;
 
     /// SQLite's query plan for `query`, one line per step.
-    fn plan(conn: &rusqlite::Connection, query: sea_orm::Statement) -> String {
+    pub(in crate::store) fn plan(conn: &rusqlite::Connection, query: sea_orm::Statement) -> String {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", query.sql))
             .unwrap();
@@ -229,18 +322,14 @@ mod tests {
             .limit(100)
             .build(sea_orm::DatabaseBackend::Sqlite)
         };
-        let all = CommFilter {
-            customer_id: "c".into(),
-            comm_type: None,
-            direction: None,
-        };
-        let filtered = CommFilter {
-            comm_type: Some(entity::CommType::Email),
-            direction: Some(entity::CommDirection::Inbound),
-            ..all.clone()
-        };
+        let all = CommFilter::customer("c".into(), None, None);
+        let filtered = CommFilter::customer(
+            "c".into(),
+            Some(entity::CommType::Email),
+            Some(entity::CommDirection::Inbound),
+        );
         for filter in [all, filtered] {
-            let plan = plan(&conn, page(comm_query(&filter)));
+            let plan = plan(&conn, page(comm_query(&filter, DatabaseBackend::Sqlite)));
             assert!(
                 plan.contains("USING COVERING INDEX idx_crm_comms_log_customer_timeline"),
                 "{plan}"
@@ -265,7 +354,7 @@ mod tests {
             (MediaFilter::default(), "idx_crm_media_time"),
         ] {
             let query = newest_first(
-                media_query(&filter),
+                media_query(&filter, DatabaseBackend::Sqlite),
                 media::Column::CreatedAt,
                 media::Column::Id,
             )

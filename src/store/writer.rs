@@ -150,7 +150,7 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, St
 }
 
 /// A timestamp as the backend stores it: fixed-format TEXT on SQLite, native elsewhere.
-fn time_value(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
+pub(super) fn time_value(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
     match backend {
         DatabaseBackend::Sqlite => time::sqlite_text(t).into(),
         _ => t.into(),

@@ -249,6 +249,8 @@ struct SchemaField {
 struct Schema {
     query: String,
     objects: Vec<(String, Vec<SchemaField>)>,
+    /// Union types with their member types.
+    unions: Vec<(String, Vec<String>)>,
 }
 
 impl Schema {
@@ -258,6 +260,7 @@ impl Schema {
             .data(
                 &format!(
                     "{{ __schema {{ queryType {{ name }} types {{ kind name \
+                       possibleTypes {{ name }} \
                        fields {{ name args {{ name }} type {{ {wrapped} }} }} }} }} }}"
                 ),
                 json!({}),
@@ -306,7 +309,23 @@ impl Schema {
                 (ty["name"].as_str().unwrap().to_owned(), fields)
             })
             .collect();
+        let unions = data["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|ty| ty["kind"] == "UNION")
+            .map(|ty| {
+                let members = ty["possibleTypes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|member| member["name"].as_str().unwrap().to_owned())
+                    .collect();
+                (ty["name"].as_str().unwrap().to_owned(), members)
+            })
+            .collect();
         Schema {
+            unions,
             query: data["__schema"]["queryType"]["name"]
                 .as_str()
                 .unwrap()
@@ -360,19 +379,27 @@ impl Schema {
         lists
     }
 
-    /// The query root's field answering one object of `type_name` by its `id`.
-    fn single_field(&self, type_name: &str) -> String {
+    /// The query root's field answering one object of `type_name` by its `id`, if any.
+    fn single_field(&self, type_name: &str) -> Option<String> {
         let candidates: Vec<&SchemaField> = self
             .fields(&self.query)
             .iter()
             .filter(|f| f.ty.name == type_name && !f.ty.list && f.args.iter().any(|a| a == "id"))
             .collect();
-        assert_eq!(
-            candidates.len(),
-            1,
-            "exactly one query field answers a single {type_name} by id: {candidates:?}"
+        assert!(
+            candidates.len() <= 1,
+            "at most one query field answers a single {type_name} by id: {candidates:?}"
         );
-        candidates[0].name.clone()
+        candidates.first().map(|field| field.name.clone())
+    }
+
+    /// The members of union `name`.
+    fn members(&self, name: &str) -> &[String] {
+        self.unions
+            .iter()
+            .find(|(union, _)| union == name)
+            .map(|(_, members)| &members[..])
+            .unwrap_or_else(|| panic!("{name} is no union of the schema"))
     }
 
     /// Every field of `type_name` with all its subfields, e.g. `id attachments { filename }`.
@@ -458,7 +485,7 @@ async fn rows_of(app: &TestApp, type_name: &str) -> (String, Vec<String>) {
         ],
         "Media" => vec![
             app.create_media(json!({
-                "customerId": "rows-every-customer", "orderId": "rows-every-order",
+                "customerId": "rows-every", "orderId": "rows-every-order",
                 "filename": "photo \"front\" ü.jpg", "nextcloudPath": "/Orders/rows-every-order/photo.jpg",
                 "mimeType": "image/jpeg", "direction": "SENT", "tags": ["front", "ünï 😀", "a\\b"],
                 "uploadedBy": "Bo"
@@ -473,12 +500,26 @@ async fn rows_of(app: &TestApp, type_name: &str) -> (String, Vec<String>) {
         .iter()
         .map(|row| row["id"].as_str().expect("an id").to_owned())
         .collect();
-    let args = match type_name {
-        "Comm" => r#"(customerId: "rows-every")"#,
-        _ => "", // every media item: the two above
-    };
-    (args.to_owned(), ids)
+    let _ = type_name;
+    (String::new(), ids)
 }
+
+/// The arguments of the query root's list field `root` that select exactly the rows of
+/// [`rows_of`] (every comm of customer `rows-every`, every media item).
+fn root_args(root: &str) -> &'static str {
+    match root {
+        "comms" => r#"(customerId: "rows-every")"#,
+        "commsConnection" => r#"(filter: { customerId: "rows-every" })"#,
+        "media" | "mediaConnection" => "",
+        "timeline" => r#"(customerId: "rows-every")"#,
+        other => {
+            panic!("the query field {other} lists rows: say here how to list those of rows_of")
+        }
+    }
+}
+
+/// Lists whose elements are plain values, not rows of a table (nothing to compare them with).
+const PLAIN_LISTS: &[&str] = &["TypeCount", "DirectionCount"];
 
 /// `{ a(args) { b { selection } } }` for the path `[a, b]`.
 fn list_query(path: &[String], args: &str, selection: &str) -> String {
@@ -606,94 +647,209 @@ fn leaves(value: &Value, path: String, out: &mut Vec<(String, Option<String>)>) 
 
 /// For every list of rows the schema has, and every field of its rows (found by
 /// introspection): each field alone and all of them together answer, element by element, the
-/// same JSON text in the list as the single-object query answers for that row.
+/// same JSON text in the list as the single-object query answers for that row. Lists of edges
+/// (`edges { node }`) are compared by their nodes, a union's per member type.
 async fn every_field_answers_alike(app: &TestApp) {
     let schema = Schema::introspect(app).await;
     let lists = schema.row_lists();
-    let elements: BTreeSet<&str> = lists.iter().map(|(_, e)| e.as_str()).collect();
-    assert!(
-        elements.contains("Comm") && elements.contains("Media"),
-        "the lists of rows found: {lists:?}"
-    );
+    let mut compared = BTreeSet::new();
     let mut rows = std::collections::BTreeMap::new();
-    for element in &elements {
-        rows.insert(*element, rows_of(app, element).await);
+    for element in ["Comm", "Media"] {
+        rows.insert(element.to_owned(), rows_of(app, element).await.1);
     }
     for (path, element) in &lists {
-        let (args, ids) = &rows[element.as_str()];
-        let single = schema.single_field(element);
-        let shown = path.join(".");
-
-        // The full row's fields all have a value, each a different one, so that a field
-        // written with another's value cannot pass.
-        let one = format!(
-            "query($id: ID!) {{ {single}(id: $id) {{ {} }} }}",
-            schema.all_fields(element, 0)
-        );
-        let full = app.data(&one, json!({ "id": ids[0] })).await;
-        let mut values = Vec::new();
-        leaves(&full[&single], element.clone(), &mut values);
-        let mut seen = std::collections::BTreeMap::new();
-        for (field, value) in &values {
-            let value = value.as_ref().unwrap_or_else(|| {
-                panic!(
-                    "{field} of the full {element} row is null or empty: give it a value in rows_of"
-                )
-            });
-            if let Some(other) = seen.insert(value.clone(), field.clone()) {
-                panic!(
-                    "{other} and {field} of the full {element} row are both {value}: make them differ in rows_of"
-                );
-            }
-        }
-
-        // The list's order, to pair its elements with the rows.
-        let listed = answer_text(app, &list_query(path, args, "id"), json!({})).await;
+        // What a list element holds: a row (`[]`), or an edge with its row in `node`.
+        let (prefix, node_type) = if schema.single_field(element).is_some() {
+            (Vec::new(), element.clone())
+        } else if let Some(node) = schema.fields(element).iter().find(|f| f.name == "node") {
+            (vec!["node".to_owned()], node.ty.name.clone())
+        } else {
+            assert!(
+                PLAIN_LISTS.contains(&element.as_str()),
+                "{}: a list of {element}, neither rows nor edges; add it to PLAIN_LISTS if it \
+                 is plain values",
+                path.join(".")
+            );
+            continue;
+        };
+        let args = root_args(&path[0]);
+        let members: Vec<String> = if schema.unions.iter().any(|(u, _)| *u == node_type) {
+            schema.members(&node_type).to_vec()
+        } else {
+            vec![node_type.clone()]
+        };
+        // The list's order and each element's type, to pair its elements with the rows.
+        let probe = members
+            .iter()
+            .map(|m| format!("... on {m} {{ __typename id }}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let listed = answer_text(
+            app,
+            &list_query(path, args, &wrap(&prefix, &probe)),
+            json!({}),
+        )
+        .await;
         let listed: Value = serde_json::from_str(&listed).unwrap();
         let mut at = &listed["data"];
         for field in path {
             at = &at[field];
         }
-        let order: Vec<String> = at
+        let order: Vec<(String, String)> = at
             .as_array()
-            .unwrap_or_else(|| panic!("{shown} is a list: {listed}"))
+            .unwrap_or_else(|| panic!("{} is a list: {listed}", path.join(".")))
             .iter()
-            .map(|row| row["id"].as_str().unwrap().to_owned())
+            .map(|row| {
+                let row = prefix.iter().fold(row, |row, field| &row[field]);
+                (
+                    row["__typename"].as_str().unwrap().to_owned(),
+                    row["id"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
-        assert_eq!(
-            order.iter().collect::<BTreeSet<_>>(),
-            ids.iter().collect::<BTreeSet<_>>(),
-            "{shown}{args} lists exactly the rows made for it"
-        );
-
-        let selections = schema.selections(element, 0);
-        eprintln!(
-            "{shown}: {} rows, {} selections: {}",
-            order.len(),
-            selections.len(),
-            selections.join(" | ")
-        );
-        for selection in selections {
-            let text = answer_text(app, &list_query(path, args, &selection), json!({})).await;
-            let mut list = raw_member(&text, "data");
-            for field in path {
-                list = raw_member(list, field);
-            }
-            let elements = raw_elements(list);
+        for member in &members {
+            // A timeline is one customer's: the sparse media row has none.
+            let made = if path[0] == "timeline" && member == "Media" {
+                &rows[member][..1]
+            } else {
+                &rows[member][..]
+            };
+            let expected: BTreeSet<&String> = made.iter().collect();
+            let listed: BTreeSet<&String> = order
+                .iter()
+                .filter(|(t, _)| t == member)
+                .map(|(_, id)| id)
+                .collect();
             assert_eq!(
-                elements.len(),
-                order.len(),
-                "{shown} {{ {selection} }}: {text}"
+                listed,
+                expected,
+                "{}{args} lists exactly the {member} rows made for it",
+                path.join(".")
             );
-            for (element_text, id) in elements.iter().zip(&order) {
-                let query = format!("query($id: ID!) {{ {single}(id: $id) {{ {selection} }} }}");
-                let single_text = answer_text(app, &query, json!({ "id": id })).await;
-                let object = raw_member(raw_member(&single_text, "data"), &single);
+            let full = &rows[member][0];
+            compare_rows(
+                app,
+                &schema,
+                path,
+                args,
+                &prefix,
+                (member, full),
+                &members,
+                &order,
+            )
+            .await;
+            compared.insert(member.clone());
+        }
+    }
+    assert_eq!(
+        compared,
+        BTreeSet::from(["Comm".to_owned(), "Media".to_owned()]),
+        "the lists of rows found: {lists:?}"
+    );
+}
+
+/// `selection` inside the fields `prefix` of a list element (`node { … }`).
+fn wrap(prefix: &[String], selection: &str) -> String {
+    prefix
+        .iter()
+        .rev()
+        .fold(selection.to_owned(), |inner, field| {
+            format!("{field} {{ {inner} }}")
+        })
+}
+
+/// Every selection on `member` (whose row `full_id` has every field set) in the list at `path` (its rows under `prefix`, of the types in
+/// `order`) answers what `member`'s single-object query answers.
+#[allow(clippy::too_many_arguments)]
+async fn compare_rows(
+    app: &TestApp,
+    schema: &Schema,
+    path: &[String],
+    args: &str,
+    prefix: &[String],
+    (member, full_id): (&str, &str),
+    members: &[String],
+    order: &[(String, String)],
+) {
+    let single = schema
+        .single_field(member)
+        .expect("rows have a single-object query");
+    let shown = path.join(".");
+    let ids: Vec<&String> = order
+        .iter()
+        .filter(|(t, _)| t == member)
+        .map(|(_, id)| id)
+        .collect();
+
+    // The full row's fields all have a value, each a different one, so that a field written
+    // with another's value cannot pass.
+    let one = format!(
+        "query($id: ID!) {{ {single}(id: $id) {{ {} }} }}",
+        schema.all_fields(member, 0)
+    );
+    let full = app.data(&one, json!({ "id": full_id })).await;
+    let mut values = Vec::new();
+    leaves(&full[&single], member.to_owned(), &mut values);
+    let mut seen = std::collections::BTreeMap::new();
+    for (field, value) in &values {
+        let value = value.as_ref().unwrap_or_else(|| {
+            panic!("{field} of the full {member} row is null or empty: give it a value in rows_of")
+        });
+        if let Some(other) = seen.insert(value.clone(), field.clone()) {
+            panic!(
+                "{other} and {field} of the full {member} row are both {value}: make them differ in rows_of"
+            );
+        }
+    }
+
+    let selections = schema.selections(member, 0);
+    eprintln!(
+        "{shown} ({member}): {} rows, {} selections: {}",
+        ids.len(),
+        selections.len(),
+        selections.join(" | ")
+    );
+    for selection in selections {
+        // In a union, the selection applies to `member` only; the others answer `{}`.
+        let inner = if members.len() > 1 {
+            format!("... on {member} {{ {selection} }}")
+        } else {
+            selection.clone()
+        };
+        let text = answer_text(
+            app,
+            &list_query(path, args, &wrap(prefix, &inner)),
+            json!({}),
+        )
+        .await;
+        let mut list = raw_member(&text, "data");
+        for field in path {
+            list = raw_member(list, field);
+        }
+        let elements = raw_elements(list);
+        assert_eq!(
+            elements.len(),
+            order.len(),
+            "{shown} {{ {selection} }}: {text}"
+        );
+        for (element_text, (ty, id)) in elements.iter().zip(order) {
+            let element_text = prefix
+                .iter()
+                .fold(*element_text, |at, field| raw_member(at, field));
+            if ty != member {
                 assert_eq!(
-                    element_text, &object,
-                    "`{shown} {{ {selection} }}` and `{single}(id: \"{id}\") {{ {selection} }}` differ"
+                    element_text, "{}",
+                    "{shown}: a {ty} answers `... on {member}`"
                 );
+                continue;
             }
+            let query = format!("query($id: ID!) {{ {single}(id: $id) {{ {selection} }} }}");
+            let single_text = answer_text(app, &query, json!({ "id": id })).await;
+            let object = raw_member(raw_member(&single_text, "data"), &single);
+            assert_eq!(
+                element_text, object,
+                "`{shown} {{ {selection} }}` and `{single}(id: \"{id}\") {{ {selection} }}` differ"
+            );
         }
     }
 }

@@ -31,11 +31,11 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CommListOut>, ApiError> {
     let q = QueryParams::parse(raw.as_deref())?;
-    let filter = CommFilter {
-        customer_id: q.required("customer_id")?,
-        comm_type: q.enumerated("type")?,
-        direction: q.enumerated("direction")?,
-    };
+    let filter = CommFilter::customer(
+        q.required("customer_id")?,
+        q.enumerated("type")?,
+        q.enumerated("direction")?,
+    );
     let page = Page {
         limit: q.integer("limit", 100)?,
         offset: q.integer("offset", 0)?,

@@ -34,7 +34,8 @@ pub async fn list(
     let filter = MediaFilter {
         customer_id: q.get("customer_id").map(str::to_owned),
         order_id: q.get("order_id").map(str::to_owned),
-        direction: q.enumerated("direction")?,
+        directions: q.enumerated("direction")?.map(|d| vec![d]),
+        ..MediaFilter::default()
     };
     let page = Page {
         limit: q.integer("limit", 100)?,

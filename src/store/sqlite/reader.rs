@@ -160,6 +160,23 @@ impl SqliteReader {
         .await
     }
 
+    /// Runs `work`, which may run several statements (see [`query`]), in one read transaction:
+    /// every statement sees the same snapshot. One trip to a reader thread.
+    pub async fn snapshot<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            // Dropping the transaction (also on error) ends the read.
+            let snapshot = conn.unchecked_transaction()?;
+            let out = work(conn)?;
+            snapshot.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Connections in use (reads running) and idle.
     pub fn stats(&self) -> crate::store::PoolStats {
         let idle = self.idle.lock().map_or(0, |idle| idle.len());
@@ -177,7 +194,7 @@ impl SqliteReader {
 }
 
 /// All rows of `stmt`, each decoded by `decode`.
-fn query<T>(
+pub(crate) fn query<T>(
     conn: &Connection,
     stmt: &Statement,
     decode: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
@@ -273,12 +290,12 @@ fn owned(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Result<Option<Str
     Ok(text(row, idx, column)?.map(str::to_owned))
 }
 
-fn instant(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn instant(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Result<DateTime<Utc>> {
     let raw = required(row, idx, column)?;
     stored_instant(raw).ok_or_else(|| decode_error(column, format!("invalid datetime: {raw}")))
 }
 
-fn enumerated<E: ActiveEnum<Value = String>>(
+pub(crate) fn enumerated<E: ActiveEnum<Value = String>>(
     row: &Row<'_>,
     idx: usize,
     column: &str,

@@ -8,6 +8,7 @@
 //! whether the page has a neighbour on its far side, and one probe row for the near side.
 //! On SQLite everything a call reads runs in one trip to a reader thread and one snapshot.
 
+use super::exact::text_is;
 use super::reads::{comm_query, media_query, newest_first, project};
 use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
 use super::writer::time_value;
@@ -346,7 +347,7 @@ impl Store {
     pub async fn customer_stats(&self, customer_id: &str) -> Result<CustomerStats, StoreError> {
         use comm::Column as C;
         let backend = self.backend();
-        let mine = comm::Entity::find().filter(C::CustomerId.eq(customer_id));
+        let mine = comm::Entity::find().filter(text_is(backend, C::CustomerId, customer_id));
         let groups = mine
             .clone()
             .select_only()
@@ -382,7 +383,7 @@ impl Store {
         };
         let media = count_statement(
             backend,
-            media::Entity::find().filter(media::Column::CustomerId.eq(customer_id)),
+            media::Entity::find().filter(text_is(backend, media::Column::CustomerId, customer_id)),
         );
         let newest_outbound = newest_outbound.build(backend);
         let (groups, awaiting, media_count) = match &self.read {

@@ -7,6 +7,7 @@
 
 mod db;
 mod error;
+mod exact;
 mod feeds;
 mod reads;
 pub mod sqlite;

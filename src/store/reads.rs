@@ -1,6 +1,7 @@
 //! Read queries.
 
 use super::StoreError;
+use super::exact::text_is;
 use super::sqlite::reader as sqlite_reader;
 use super::writer::time_value;
 use super::{Reader, Store};
@@ -41,7 +42,7 @@ pub(super) fn comm_query(filter: &CommFilter, backend: DatabaseBackend) -> Selec
     };
     range(comm::Entity::find())
         .apply_if(filter.customer_id.as_deref(), |q, c| {
-            q.filter(C::CustomerId.eq(c))
+            q.filter(text_is(backend, C::CustomerId, c))
         })
         .apply_if(filter.types.as_ref(), |q, types| {
             q.filter(C::CommType.is_in(types.iter().copied()))
@@ -53,10 +54,10 @@ pub(super) fn comm_query(filter: &CommFilter, backend: DatabaseBackend) -> Selec
             q.filter(has_attachments(backend, wanted))
         })
         .apply_if(filter.logged_by.as_deref(), |q, who| {
-            q.filter(C::LoggedBy.eq(who))
+            q.filter(text_is(backend, C::LoggedBy, who))
         })
         .apply_if(filter.ext_message_id.as_deref(), |q, id| {
-            q.filter(C::ExtMessageId.eq(id))
+            q.filter(text_is(backend, C::ExtMessageId, id))
         })
 }
 
@@ -80,10 +81,10 @@ pub(super) fn media_query(filter: &MediaFilter, backend: DatabaseBackend) -> Sel
     use media::Column as M;
     media::Entity::find()
         .apply_if(filter.customer_id.as_deref(), |q, c| {
-            q.filter(M::CustomerId.eq(c))
+            q.filter(text_is(backend, M::CustomerId, c))
         })
         .apply_if(filter.order_id.as_deref(), |q, o| {
-            q.filter(M::OrderId.eq(o))
+            q.filter(text_is(backend, M::OrderId, o))
         })
         .apply_if(filter.directions.as_ref(), |q, directions| {
             q.filter(M::Direction.is_in(directions.iter().copied()))
@@ -92,8 +93,16 @@ pub(super) fn media_query(filter: &MediaFilter, backend: DatabaseBackend) -> Sel
             // Character counts and exact comparison alike on every backend (LIKE is not:
             // SQLite's ignores ASCII case).
             let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+            let sql = match backend {
+                DatabaseBackend::Postgres => "SUBSTR(mime_type, 1, $1) = $2",
+                // Binary strings: no PAD SPACE (`'image/png'` is no prefix `'image/png '`).
+                DatabaseBackend::MySql => {
+                    "CAST(SUBSTR(mime_type, 1, ?) AS BINARY) = CAST(? AS BINARY)"
+                }
+                _ => "SUBSTR(mime_type, 1, ?) = ?",
+            };
             q.filter(Expr::cust_with_values(
-                "SUBSTR(mime_type, 1, ?) = ?",
+                sql,
                 [Value::from(chars), Value::from(prefix)],
             ))
         })
@@ -114,6 +123,18 @@ pub(super) fn media_query(filter: &MediaFilter, backend: DatabaseBackend) -> Sel
 /// Media carrying any (or, with `all`, every) one of `tags` as a whole element of their JSON
 /// list; exact and case-sensitive on every backend, and never an error on a malformed list.
 fn tags_condition(backend: DatabaseBackend, tags: &[String], all: bool) -> Condition {
+    // Contains the JSON list `list` (every element of it).
+    let contains = |list: &[&String]| -> SimpleExpr {
+        let list = serde_json::json!(list).to_string();
+        match backend {
+            DatabaseBackend::Postgres => {
+                Expr::cust_with_values("crm_media.tags @> CAST($1 AS jsonb)", [list])
+            }
+            _ => {
+                Expr::cust_with_values("COALESCE(JSON_CONTAINS(crm_media.tags, ?), 0) = 1", [list])
+            }
+        }
+    };
     let one = |tag: &String| -> SimpleExpr {
         match backend {
             DatabaseBackend::Sqlite => Expr::cust_with_values(
@@ -121,22 +142,22 @@ fn tags_condition(backend: DatabaseBackend, tags: &[String], all: bool) -> Condi
                  THEN crm_media.tags END) AS t WHERE t.value = ?)",
                 [tag.as_str()],
             ),
-            DatabaseBackend::Postgres => Expr::cust_with_values(
-                "crm_media.tags @> CAST(? AS jsonb)",
-                [serde_json::json!([tag]).to_string()],
-            ),
-            _ => Expr::cust_with_values(
-                "COALESCE(JSON_CONTAINS(crm_media.tags, ?), 0) = 1",
-                [serde_json::json!([tag]).to_string()],
-            ),
+            _ => contains(&[tag]),
         }
     };
-    let start = if all {
-        Condition::all()
-    } else {
-        Condition::any()
-    };
-    tags.iter().fold(start, |cond, tag| cond.add(one(tag)))
+    match (all, backend) {
+        // One containment of the whole list (MariaDB answers two JSON_CONTAINS of tags that
+        // differ only in case wrongly when AND-ed in one prepared statement).
+        (true, DatabaseBackend::Postgres | DatabaseBackend::MySql) => {
+            Condition::all().add(contains(&tags.iter().collect::<Vec<_>>()))
+        }
+        (true, _) => tags
+            .iter()
+            .fold(Condition::all(), |cond, tag| cond.add(one(tag))),
+        (false, _) => tags
+            .iter()
+            .fold(Condition::any(), |cond, tag| cond.add(one(tag))),
+    }
 }
 
 /// Every column in the entity's order (the SQLite reader decodes by position); a large column
@@ -187,7 +208,9 @@ impl Store {
     }
 
     pub async fn get_comm(&self, id: &str) -> Result<Option<comm::Model>, StoreError> {
-        let query = comm::Entity::find_by_id(id.to_owned()).limit(1);
+        let query = comm::Entity::find()
+            .filter(text_is(self.backend(), comm::Column::Id, id))
+            .limit(1);
         match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::comm_row)
@@ -222,7 +245,9 @@ impl Store {
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<media::Model>, StoreError> {
-        let query = media::Entity::find_by_id(id.to_owned()).limit(1);
+        let query = media::Entity::find()
+            .filter(text_is(self.backend(), media::Column::Id, id))
+            .limit(1);
         match &self.read {
             Reader::Sqlite(lite) => Ok(lite
                 .all(self.sql(query), sqlite_reader::media_row)

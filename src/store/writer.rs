@@ -11,10 +11,11 @@
 //! path); on PostgreSQL/MySQL by SeaORM's connection, here.
 
 use super::StoreError;
+use super::exact::text_is;
 use crate::model::{CommPatch, time};
 use chrono::{DateTime, Utc};
 use entity::{comm, media};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, Value};
+use sea_orm::sea_query::{Query, Value};
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, SqliteTransactionMode,
     Statement, TransactionOptions, TransactionTrait,
@@ -215,13 +216,13 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
             if let Some(t) = patch.occurred_at {
                 update.value(C::OccurredAt, time_value(backend, t));
             }
-            update.and_where(Expr::col(C::Id).eq(id.as_str()));
+            update.and_where(text_is(backend, C::Id, id));
             backend.build(&update)
         }
         WriteOp::DeleteComm(id) => backend.build(
             Query::delete()
                 .from_table(comm::Entity)
-                .and_where(Expr::col(C::Id).eq(id.as_str())),
+                .and_where(text_is(backend, C::Id, id)),
         ),
         WriteOp::InsertMedia(row) => backend.build(
             Query::insert()
@@ -254,7 +255,7 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
         WriteOp::DeleteMedia(id) => backend.build(
             Query::delete()
                 .from_table(media::Entity)
-                .and_where(Expr::col(M::Id).eq(id.as_str())),
+                .and_where(text_is(backend, M::Id, id)),
         ),
     }
 }

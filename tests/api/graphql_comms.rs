@@ -501,7 +501,63 @@ backend_tests!(
     concurrent_creates,
     migrations_are_idempotent,
     columns_follow_the_selection,
+    keys_match_exactly,
 );
+
+/// A key with a trailing space is another key on every backend (MariaDB's `utf8mb4_bin`
+/// alone would call them equal): reads find nothing, writes change nothing.
+async fn keys_match_exactly(app: &TestApp) {
+    let comm = app
+        .create_comm(json!({ "customerId": "cx", "type": "NOTE", "direction": "INTERNAL", "subject": "keep" }))
+        .await;
+    let id = comm["id"].as_str().unwrap();
+    let media = app
+        .create_media(
+            json!({ "customerId": "cx", "orderId": "o1", "filename": "f", "nextcloudPath": "/f" }),
+        )
+        .await;
+    let padded = format!("{id} ");
+    let data = app
+        .data(
+            r#"query($id: ID!) {
+                 comms(customerId: "cx ") { total }
+                 media(orderId: "o1 ") { total }
+                 byId: comm(id: $id) { id }
+                 item: mediaItem(id: $id) { id }
+               }"#,
+            json!({ "id": padded }),
+        )
+        .await;
+    assert_eq!(
+        data,
+        json!({ "comms": { "total": 0 }, "media": { "total": 0 }, "byId": null, "item": null })
+    );
+    for mutation in [
+        r#"mutation($id: ID!) { updateComm(id: $id, input: { subject: "changed" }) { id } }"#,
+        r#"mutation($id: ID!) { deleteComm(id: $id) }"#,
+        r#"mutation($id: ID!) { deleteMedia(id: $id) }"#,
+    ] {
+        let id = if mutation.contains("deleteMedia") {
+            format!("{} ", media["id"].as_str().unwrap())
+        } else {
+            padded.clone()
+        };
+        let body = app.gql(mutation, json!({ "id": id })).await;
+        assert_eq!(
+            crate::common::error_code(&body),
+            "NOT_FOUND",
+            "{mutation}: {body}"
+        );
+    }
+    let still = app
+        .data(
+            r#"query($id: ID!) { comm(id: $id) { subject } }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(still["comm"]["subject"], "keep");
+    assert_eq!(app.count("crm_media").await, 1);
+}
 
 /// Large columns are read only when selected, however the selection is written.
 async fn columns_follow_the_selection(app: &TestApp) {

@@ -13,6 +13,7 @@ mod errors;
 mod guard;
 pub mod json;
 pub mod media;
+pub mod order;
 pub mod persisted;
 mod rows;
 mod scalars;

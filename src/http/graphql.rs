@@ -374,6 +374,7 @@ async fn run(
     let operation_name = request.operation_name.clone();
     let mut unset = None;
     let mut operation = None;
+    let mut root_keys = None;
     if let Ok(doc) = request.parsed_query()
         && let Some(op) = checks::operation(doc, operation_name.as_deref())
     {
@@ -388,6 +389,9 @@ async fn run(
             OperationType::Subscription => "subscription",
         };
         operation = Some((name, kind));
+        if op.node.ty == OperationType::Query {
+            root_keys = Some(crate::graphql::order::root_keys(doc, &op.node));
+        }
         if let Err(error) = checker.check_variables(&op.node, &variables) {
             return (operation, refused(error));
         }
@@ -407,6 +411,9 @@ async fn run(
         request = request.data(principal);
     }
     let mut response = state.schema.execute(request).await;
+    if let Some(keys) = root_keys {
+        crate::graphql::order::order_root(&mut response.data, &keys);
+    }
     crate::graphql::tag_error_codes(&mut response);
     (operation, response)
 }

@@ -391,3 +391,53 @@ async fn input_errors_name_graphql_fields() {
     assert_eq!(app.count("crm_comms_log").await, 0);
     app.stop().await;
 }
+
+/// A query's root fields answer in document order (async-graphql resolves them concurrently
+/// and would list them as they finish), also through fragments and aliases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_fields_answer_in_document_order() {
+    let app = app().await;
+    for n in 0..30 {
+        app.create_comm(json!({
+            "customerId": "order-c", "type": "EMAIL", "direction": "INBOUND",
+            "subject": format!("s{n}"), "body": "x".repeat(2000)
+        }))
+        .await;
+    }
+    let query = r#"query {
+        slow: comms(customerId: "order-c", limit: 500) { total entries { id body } }
+        __typename
+        ...Later
+        quick: comm(id: "nope") { id }
+        summary: commsSummary(customerId: "order-c") { total }
+        again: comms(customerId: "order-c", limit: 1) { total }
+      }
+      fragment Later on Query { media(limit: 1) { total } ... on Query { inbox: commsConnection(first: 2) { totalCount } } }"#;
+    let expected = [
+        "slow",
+        "__typename",
+        "media",
+        "inbox",
+        "quick",
+        "summary",
+        "again",
+    ];
+    for _ in 0..20 {
+        let text = app.gql_text(query, json!({})).await;
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert!(body.get("errors").is_none(), "{text}");
+        let positions: Vec<usize> = expected
+            .iter()
+            .map(|key| {
+                text.find(&format!("\"{key}\":"))
+                    .unwrap_or_else(|| panic!("{key} missing in {text}"))
+            })
+            .collect();
+        assert!(
+            positions.windows(2).all(|w| w[0] < w[1]),
+            "keys out of document order: {}",
+            &text[..text.len().min(300)]
+        );
+    }
+    app.stop().await;
+}

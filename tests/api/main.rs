@@ -12,6 +12,8 @@
 //!   `tsc --strict` and its manifest as trusted documents, graphql-schema-linter.
 //! - [`conformance`]: GraphQL over HTTP (media types, status codes, request errors), variable
 //!   coercion and defaults, enum literals, document limits, input errors naming GraphQL fields.
+//! - [`connections`]: `commsConnection` and `mediaConnection`: keyset page walks both ways,
+//!   inserts and deletes during a walk, exact page info, tampered cursors, every filter.
 //! - [`durability`]: many writers, SIGKILL mid-load, SIGTERM with requests in flight, a full disk.
 //! - [`graphql_comms`]: the communications log over GraphQL, on every backend.
 //! - [`graphql_media`]: media metadata over GraphQL, on every backend.
@@ -26,6 +28,8 @@
 //! - [`schema`]: `schema.graphql` matches the code.
 //! - [`seed_compat`]: databases written by the seed's Python backend are served as they are.
 //! - [`sqlite_order`]: SQLite's exact order key, and a file both SQLite versions find intact.
+//! - [`timeline`]: comms and media in one feed, `commsSummary`, and rows in every stored shape
+//!   answered the same, byte for byte, on every backend.
 //! - [`validation`]: every input rule answers BAD_USER_INPUT naming the field, and writes nothing.
 //!
 //! `TEST_LOG=1 cargo test --test api … -- --nocapture` shows the servers' logs (`RUST_LOG`
@@ -37,6 +41,7 @@ mod abuse;
 mod auth;
 mod clients;
 mod conformance;
+mod connections;
 mod durability;
 mod graphiql;
 mod graphql_comms;
@@ -50,4 +55,5 @@ mod rest;
 mod schema;
 mod seed_compat;
 mod sqlite_order;
+mod timeline;
 mod validation;

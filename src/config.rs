@@ -34,6 +34,16 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Log the comms of an NDJSON file (one `CommCreateInput`, camelCase, or the seed's
+    /// `CommCreate`, snake_case, per line) idempotently, as `ingestComms` does; applies pending
+    /// migrations first. Exits 1 when a line was rejected.
+    Import {
+        /// The NDJSON file (`-` for standard input).
+        file: PathBuf,
+        /// Check every line and report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// HTTP server settings.

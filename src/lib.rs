@@ -41,6 +41,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod import;
 pub mod model;
 pub mod service;
 pub mod store;

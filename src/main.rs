@@ -19,6 +19,39 @@ async fn main() -> anyhow::Result<()> {
                 None => print!("{sdl}"),
             }
         }
+        Command::Import { file, dry_run } => {
+            crm_comms::store::migrate(&cli.db).await?;
+            let (store, _writer) = crm_comms::store::Store::open(&cli.db).await?;
+            let service = crm_comms::service::Service::new(store);
+            let stdin = std::io::stdin();
+            let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) =
+                if file.as_os_str() == "-" {
+                    (Box::new(stdin.lock()), None)
+                } else {
+                    let opened = std::fs::File::open(&file)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    let size = opened.metadata().ok().map(|m| m.len());
+                    (Box::new(std::io::BufReader::new(opened)), size)
+                };
+            let mut errors = std::io::stderr();
+            let summary =
+                crm_comms::import::run(&service, reader, size, dry_run, &mut errors).await?;
+            println!(
+                "{} lines: {} created, {} duplicates, {} rejected{}",
+                summary.lines,
+                summary.created,
+                summary.duplicates,
+                summary.rejected,
+                if dry_run {
+                    " (dry run: nothing written)"
+                } else {
+                    ""
+                }
+            );
+            if summary.rejected > 0 {
+                std::process::exit(1);
+            }
+        }
         Command::Migrate => {
             crm_comms::store::migrate(&cli.db).await?;
             tracing::info!("migrations applied");

@@ -12,6 +12,7 @@ mod m20261125_000002_index_comm_filters;
 mod m20261125_000003_comm_timeline_index;
 mod m20261201_000004_exact_sqlite_order;
 mod m20261202_000005_inbox_order;
+mod m20261203_000006_ingest_keys;
 pub mod sqlite_times;
 
 /// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
@@ -20,6 +21,7 @@ pub fn sqlite_indexes() -> impl Iterator<Item = &'static str> {
     m20261201_000004_exact_sqlite_order::INDEXES
         .into_iter()
         .chain(m20261202_000005_inbox_order::SQLITE_INDEXES)
+        .chain(m20261203_000006_ingest_keys::SQLITE_INDEXES)
 }
 
 pub struct Migrator;
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_comm_timeline_index::Migration),
             Box::new(m20261201_000004_exact_sqlite_order::Migration),
             Box::new(m20261202_000005_inbox_order::Migration),
+            Box::new(m20261203_000006_ingest_keys::Migration),
         ]
     }
 }

@@ -414,6 +414,84 @@ pub struct CommUpdateInput {
     pub occurred_at: async_graphql::MaybeUndefined<DateTime>,
 }
 
+/// What happened to one input of `ingestComms`.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "model::IngestStatus")]
+pub enum IngestStatus {
+    /// Logged now.
+    Created,
+    /// A communication with the same `customerId`, `type` and `extMessageId` exists (or came
+    /// earlier in the call); nothing was written.
+    Duplicate,
+    /// Invalid; nothing was written for it (`error` and `field` say why).
+    Rejected,
+}
+
+/// The result of one input of `ingestComms`, in input order.
+#[derive(SimpleObject)]
+pub struct IngestResult {
+    /// The input's position in `inputs`, from 0.
+    pub index: i32,
+    /// What happened to it.
+    pub status: IngestStatus,
+    /// The communication created, or the existing one a duplicate matched.
+    pub id: Option<ID>,
+    /// That communication.
+    pub comm: Option<Comm>,
+    /// Why it was rejected (the message `createComm` gives).
+    pub error: Option<String>,
+    /// The offending input field, e.g. `inputs[3].attachments[0].nextcloudPath`.
+    pub field: Option<String>,
+}
+
+/// What an `ingestComms` call did.
+#[derive(SimpleObject)]
+pub struct IngestReport {
+    /// Inputs logged now.
+    pub created: i32,
+    /// Inputs that matched an existing communication.
+    pub duplicates: i32,
+    /// Invalid inputs.
+    pub rejected: i32,
+    /// One result per input, in input order.
+    pub results: Vec<IngestResult>,
+}
+
+impl From<model::IngestReport> for IngestReport {
+    fn from(report: model::IngestReport) -> Self {
+        let results = report
+            .results
+            .into_iter()
+            .map(|result| {
+                let (field, error) = match result.error {
+                    Some((field, message)) => {
+                        // `inputs[3].attachments[0].nextcloud_path` → `…nextcloudPath`, and the
+                        // message names the field as createComm's does.
+                        let inner = field.split_once('.').map_or("", |(_, inner)| inner);
+                        let message = message.replace(inner, &super::errors::camel_path(inner));
+                        (Some(super::errors::camel_path(&field)), Some(message))
+                    }
+                    None => (None, None),
+                };
+                IngestResult {
+                    index: result.index as i32,
+                    status: result.status.into(),
+                    id: result.comm.as_ref().map(|c| ID(c.id.clone())),
+                    comm: result.comm.map(Comm),
+                    error,
+                    field,
+                }
+            })
+            .collect();
+        Self {
+            created: report.created as i32,
+            duplicates: report.duplicates as i32,
+            rejected: report.rejected as i32,
+            results,
+        }
+    }
+}
+
 /// Queries on communications.
 #[derive(Default)]
 pub struct CommQuery;
@@ -525,6 +603,34 @@ impl CommMutation {
                 .create_comm(input.into(), actor(ctx))
                 .await?,
         ))
+    }
+
+    /// Logs a batch of communications idempotently, as connectors (mail pollers, webhooks)
+    /// need: an input whose `extMessageId` matches a communication of the same `customerId`
+    /// and `type` (or an earlier input) is a DUPLICATE and writes nothing; invalid inputs are
+    /// REJECTED and the others still go in, unless `atomic` (then any invalid input fails the
+    /// call with BAD_USER_INPUT and nothing is written). At most 1,000 inputs; one
+    /// transaction, answered once committed. Safe to retry, also concurrently.
+    #[graphql(guard = "WriteGuard")]
+    async fn ingest_comms(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The communications to log, 1,000 at most.")] inputs: Vec<CommCreateInput>,
+        #[graphql(
+            default = false,
+            desc = "Whether one invalid input fails the whole call (nothing is written)."
+        )]
+        atomic: bool,
+    ) -> Result<IngestReport> {
+        let inputs = inputs
+            .into_iter()
+            .map(|input| model::IngestInput::Comm(input.into()))
+            .collect();
+        Ok(ctx
+            .data::<Service>()?
+            .ingest_comms(inputs, atomic, actor(ctx))
+            .await?
+            .into())
     }
 
     /// Changes the fields present in `input`; fails with NOT_FOUND if there is no such id.

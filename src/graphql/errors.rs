@@ -53,7 +53,7 @@ pub fn request_error(
 }
 
 /// `attachments[2].nextcloud_path` → `attachments[2].nextcloudPath`.
-fn camel_path(path: &str) -> String {
+pub fn camel_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let mut upper = false;
     for c in path.chars() {

@@ -22,7 +22,7 @@ pub mod timeline;
 use crate::service::Service;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
-pub use errors::{code as error_code, request_error, tag_error_codes};
+pub use errors::{camel_path, code as error_code, request_error, tag_error_codes};
 pub use guard::{WriteGuard, actor};
 
 /// Reads of the communications log and of media metadata.

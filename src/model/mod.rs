@@ -189,6 +189,54 @@ pub struct NewComm {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+/// Most inputs one ingest call takes.
+pub const MAX_INGEST: usize = 1_000;
+
+/// One input of an ingest call: a comm to log, or one its transport could not even decode
+/// (`field` and `message` say why, as for a rejected input).
+#[derive(Debug, Clone)]
+pub enum IngestInput {
+    Comm(NewComm),
+    Invalid { field: String, message: String },
+}
+
+/// What the store did with one comm of an ingest batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    Created,
+    /// A comm with the same `(customer_id, type, ext_message_id)` exists: its id.
+    Duplicate(String),
+}
+
+/// The outcome of one ingest input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestStatus {
+    Created,
+    Duplicate,
+    Rejected,
+}
+
+/// One input's result, in input order.
+#[derive(Debug, Clone)]
+pub struct IngestResult {
+    pub index: usize,
+    pub status: IngestStatus,
+    /// The comm created, or the existing one a duplicate matched.
+    pub comm: Option<entity::comm::Model>,
+    /// Why the input was rejected, and the offending field's path (snake_case, from the
+    /// input: `attachments[0].nextcloud_path`).
+    pub error: Option<(String, String)>,
+}
+
+/// What an ingest call did, input by input.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    pub created: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub results: Vec<IngestResult>,
+}
+
 /// A partial update: `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct CommPatch {

@@ -9,6 +9,7 @@ mod db;
 mod error;
 mod exact;
 mod feeds;
+mod ingest;
 mod reads;
 pub mod sqlite;
 pub mod writer;
@@ -121,7 +122,43 @@ impl Store {
     }
 
     async fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
-        self.writer.write(op).await
+        Ok(self.writer.write(op).await?.rows())
+    }
+
+    /// Logs each of `rows` unless a comm with its `(customer_id, type, ext_message_id)`
+    /// exists (or comes earlier in `rows`); one transaction, answered after its commit.
+    pub async fn ingest_comms(
+        &self,
+        rows: Vec<entity::comm::Model>,
+    ) -> Result<Vec<crate::model::Ingested>, StoreError> {
+        let expected = rows.len();
+        match self.writer.write(WriteOp::Ingest(rows)).await? {
+            writer::Applied::Ingested(outcomes) if outcomes.len() == expected => Ok(outcomes),
+            other => Err(StoreError::internal(format!(
+                "an ingest of {expected} comms applied as {other:?}"
+            ))),
+        }
+    }
+
+    /// The comms with these ids (in no particular order).
+    pub async fn get_comms(&self, ids: &[String]) -> Result<Vec<entity::comm::Model>, StoreError> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = entity::comm::Entity::find()
+            .filter(entity::comm::Column::Id.is_in(ids.iter().map(String::as_str)));
+        match &self.read {
+            Reader::Sqlite(lite) => {
+                use sea_orm::QueryTrait;
+                lite.all(
+                    query.build(DatabaseBackend::Sqlite),
+                    sqlite::reader::comm_row,
+                )
+                .await
+            }
+            Reader::Pool(db) => Ok(query.all(db).await?),
+        }
     }
 
     pub async fn insert_comm(&self, row: entity::comm::Model) -> Result<(), StoreError> {

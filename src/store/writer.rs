@@ -12,13 +12,13 @@
 
 use super::StoreError;
 use super::exact::text_is;
-use crate::model::{CommPatch, time};
+use crate::model::{CommPatch, Ingested, time};
 use chrono::{DateTime, Utc};
 use entity::{comm, media};
 use sea_orm::sea_query::{Query, Value};
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, IsolationLevel,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -30,15 +30,42 @@ pub const MAX_BATCH: usize = 512;
 #[derive(Debug)]
 pub enum WriteOp {
     InsertComm(comm::Model),
-    UpdateComm { id: String, patch: CommPatch },
+    UpdateComm {
+        id: String,
+        patch: CommPatch,
+    },
     DeleteComm(String),
     InsertMedia(media::Model),
     DeleteMedia(String),
+    /// Comms to log unless one with the same `(customer_id, type, ext_message_id)` exists
+    /// (see [`super::ingest`]).
+    Ingest(Vec<comm::Model>),
+}
+
+/// What a write did, once committed.
+#[derive(Debug)]
+pub enum Applied {
+    /// Rows affected.
+    Rows(u64),
+    /// One outcome per comm of an [`WriteOp::Ingest`].
+    Ingested(Vec<Ingested>),
+}
+
+impl Applied {
+    /// Rows affected (comms created, for an ingest).
+    pub fn rows(&self) -> u64 {
+        match self {
+            Self::Rows(n) => *n,
+            Self::Ingested(outcomes) => {
+                outcomes.iter().filter(|o| **o == Ingested::Created).count() as u64
+            }
+        }
+    }
 }
 
 struct Job {
     op: WriteOp,
-    reply: oneshot::Sender<Result<u64, StoreError>>,
+    reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
 /// Sends writes to the writer task; cheap to clone.
@@ -65,8 +92,8 @@ impl Writer {
         (Self { tx }, task)
     }
 
-    /// Applies `op` and returns the number of rows it affected, once committed.
-    pub async fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
+    /// Applies `op` and returns what it did, once committed.
+    pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job { op, reply })
@@ -80,13 +107,13 @@ impl Writer {
 
 /// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.
 pub(super) trait Target {
-    /// Applies `ops` in one transaction; their affected-row counts, or the first error (the
-    /// transaction is then rolled back).
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError>;
+    /// Applies `ops` in one transaction; what each did, or the first error (the transaction
+    /// is then rolled back).
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError>;
 }
 
 impl Target for DatabaseConnection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
         apply(self, ops).await
     }
 }
@@ -107,15 +134,18 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
         let applied = target.apply(&ops).await;
         metrics::histogram!("crm_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         match applied {
-            Ok(counts) => {
-                for (job, count) in batch.drain(..).zip(counts) {
-                    let _ = job.reply.send(Ok(count));
+            Ok(applied) => {
+                for (job, done) in batch.drain(..).zip(applied) {
+                    let _ = job.reply.send(Ok(done));
                 }
             }
             Err(err) if batch.len() > 1 => {
                 tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
                 for job in batch.drain(..) {
-                    let result = target.apply(&[&job.op]).await.map(|counts| counts[0]);
+                    let result = target
+                        .apply(&[&job.op])
+                        .await
+                        .map(|mut applied| applied.remove(0));
                     let _ = job.reply.send(result);
                 }
             }
@@ -128,26 +158,47 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
+async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
     let backend = db.get_database_backend();
+    let sqlite = backend == DatabaseBackend::Sqlite;
     let options = TransactionOptions {
-        sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
+        sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
+        // An ingest must see what concurrent writers committed once it holds a key's lock
+        // (MySQL's default, REPEATABLE READ, would read an older snapshot).
+        isolation_level: (!sqlite).then_some(IsolationLevel::ReadCommitted),
         ..Default::default()
     };
     let txn = db.begin_with_options(options).await?;
-    let mut counts = Vec::with_capacity(ops.len());
-    for op in ops {
-        match txn.execute_raw(statement(op, backend)).await {
-            Ok(result) => counts.push(result.rows_affected()),
-            Err(err) => {
-                let _ = txn.rollback().await;
-                return Err(err.into());
-            }
+    let result = async {
+        // Every ingest key of the batch is locked first, in one order: concurrent batches
+        // (other replicas) cannot deadlock on them.
+        let locks = super::ingest::lock_keys(&txn, backend, ops).await?;
+        let mut applied = Vec::with_capacity(ops.len());
+        for op in ops {
+            applied.push(match op {
+                WriteOp::Ingest(rows) => {
+                    Applied::Ingested(super::ingest::apply_pool(&txn, backend, rows, &locks).await?)
+                }
+                op => Applied::Rows(
+                    txn.execute_raw(statement(op, backend))
+                        .await?
+                        .rows_affected(),
+                ),
+            });
+        }
+        Ok::<_, StoreError>(applied)
+    }
+    .await;
+    match result {
+        Ok(applied) => {
+            txn.commit().await?;
+            Ok(applied)
+        }
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
         }
     }
-    txn.commit().await?;
-    Ok(counts)
 }
 
 /// A timestamp as the backend stores it: fixed-format TEXT on SQLite, native elsewhere.
@@ -170,6 +221,7 @@ fn json_value<T: Serialize>(backend: DatabaseBackend, list: &T) -> Value {
     }
 }
 
+/// The one statement of a write (an ingest runs several: [`super::ingest`]).
 pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
     use comm::Column as C;
     use media::Column as M;
@@ -257,5 +309,6 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
                 .from_table(media::Entity)
                 .and_where(text_is(backend, M::Id, id)),
         ),
+        WriteOp::Ingest(_) => unreachable!("an ingest is applied by super::ingest"),
     }
 }

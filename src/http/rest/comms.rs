@@ -3,9 +3,11 @@
 use super::ApiError;
 use super::error::{DetailOut, ValidationErrorOut};
 use super::extract::{JsonBody, QueryParams};
-use super::types::{CommCreateBody, CommListOut, CommOut, CommUpdateBody};
+use super::types::{
+    CommCreateBody, CommListOut, CommOut, CommUpdateBody, IngestBody, IngestReportOut,
+};
 use crate::http::{AppState, Caller};
-use crate::model::{CommColumns, CommFilter, Page, Want};
+use crate::model::{CommColumns, CommFilter, IngestInput, Page, Want};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -92,6 +94,40 @@ pub async fn create(
         .create_comm(body.into_service()?, caller.name())
         .await?;
     Ok((StatusCode::CREATED, Json(row.into())))
+}
+
+/// Log a batch idempotently (GraphQL's `ingestComms`): an input whose `ext_message_id`
+/// matches a comm of the same `customer_id` and `type` is a duplicate and writes nothing;
+/// invalid inputs are rejected and the others still go in, unless `atomic`. At most 1,000.
+#[utoipa::path(
+    post,
+    path = "/api/crm/comms/ingest",
+    request_body = IngestBody,
+    responses((status = 401, description = "No valid credential", body = DetailOut), (status = 403, description = "Read-only credential", body = DetailOut),
+        (status = 200, body = IngestReportOut),
+        (status = 415, body = DetailOut),
+        (status = 422, body = ValidationErrorOut),
+    )
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<IngestBody>,
+) -> Result<Json<IngestReportOut>, ApiError> {
+    caller.require_write()?;
+    let inputs = body
+        .inputs
+        .into_iter()
+        .map(|value| match CommCreateBody::decode(value) {
+            Ok(comm) => IngestInput::Comm(comm),
+            Err((field, message)) => IngestInput::Invalid { field, message },
+        })
+        .collect();
+    let report = state
+        .service
+        .ingest_comms(inputs, body.atomic.unwrap_or(false), caller.name())
+        .await?;
+    Ok(Json(report.into()))
 }
 
 /// Change `subject`, `body` and/or `occurred_at`; returns the whole updated comm.

@@ -8,7 +8,10 @@ use serde_json::Value;
 
 /// The shape of a JSON value a body field must have, as the seed's Pydantic models declare it.
 pub enum Shape {
+    /// Anything (checked later, e.g. each input of an ingest on its own).
+    Any,
     Str,
+    Bool,
     /// One of the enum's stored values.
     Enum(fn() -> Vec<String>),
     List(&'static Shape),
@@ -78,7 +81,15 @@ fn check_value(value: &Value, shape: &Shape, loc: &mut Vec<Value>, out: &mut Vec
                 "string_type",
             ));
         }
-        Shape::Str => {}
+        Shape::Str | Shape::Any => {}
+        Shape::Bool if !value.is_boolean() => {
+            out.push(item(
+                loc,
+                "Input should be a valid boolean".into(),
+                "bool_type",
+            ));
+        }
+        Shape::Bool => {}
         Shape::Enum(values) => {
             let values = values();
             if !value
@@ -134,45 +145,80 @@ impl<S: Send + Sync, T: DeserializeOwned + Shaped> FromRequest<S> for JsonBody<T
         let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
             ApiError::invalid(vec!["body".into()], "JSON decode error", "json_invalid")
         })?;
-        let mut problems = Vec::new();
-        check_object(&value, T::FIELDS, &mut vec!["body".into()], &mut problems);
-        if !problems.is_empty() {
-            return Err(ApiError::Invalid(problems));
-        }
-        // The shape is right, so decoding succeeds; should a field still not decode, the
-        // error is located by serde_path_to_error.
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(value) => Ok(JsonBody(value)),
-            Err(err) => {
-                let mut loc: Vec<Value> = vec!["body".into()];
-                for segment in err.path().iter() {
-                    match segment {
-                        serde_path_to_error::Segment::Seq { index } => loc.push((*index).into()),
-                        serde_path_to_error::Segment::Map { key } => loc.push(key.clone().into()),
-                        serde_path_to_error::Segment::Enum { variant } => {
-                            loc.push(variant.clone().into())
-                        }
-                        serde_path_to_error::Segment::Unknown => {}
+        decode(value, "body")
+            .map(JsonBody)
+            .map_err(ApiError::Invalid)
+    }
+}
+
+/// Decodes a JSON object of shape `T`, or lists every problem, located from `origin`
+/// (`"body"`; `""` for none).
+pub fn decode<T: DeserializeOwned + Shaped>(
+    value: Value,
+    origin: &str,
+) -> Result<T, Vec<ValidationItem>> {
+    let root: Vec<Value> = if origin.is_empty() {
+        Vec::new()
+    } else {
+        vec![origin.into()]
+    };
+    let mut problems = Vec::new();
+    check_object(&value, T::FIELDS, &mut root.clone(), &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // The shape is right, so decoding succeeds; should a field still not decode, the
+    // error is located by serde_path_to_error.
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let mut loc = root;
+            for segment in err.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => loc.push((*index).into()),
+                    serde_path_to_error::Segment::Map { key } => loc.push(key.clone().into()),
+                    serde_path_to_error::Segment::Enum { variant } => {
+                        loc.push(variant.clone().into())
                     }
+                    serde_path_to_error::Segment::Unknown => {}
                 }
-                let text = err.into_inner().to_string();
-                let kind = if let Some(field) = missing_field(&text) {
-                    loc.push(field.into());
-                    "missing"
-                } else if text.contains("unknown variant") {
-                    "enum"
-                } else {
-                    "type_error"
-                };
-                let msg = match kind {
-                    "missing" => "Field required".to_owned(),
-                    "enum" => format!("Input should be one of: {}", expected_variants(&text)),
-                    _ => "Input has the wrong type".to_owned(),
-                };
-                Err(ApiError::invalid(loc, msg, kind))
             }
+            let text = err.into_inner().to_string();
+            let kind = if let Some(field) = missing_field(&text) {
+                loc.push(field.into());
+                "missing"
+            } else if text.contains("unknown variant") {
+                "enum"
+            } else {
+                "type_error"
+            };
+            let msg = match kind {
+                "missing" => "Field required".to_owned(),
+                "enum" => format!("Input should be one of: {}", expected_variants(&text)),
+                _ => "Input has the wrong type".to_owned(),
+            };
+            Err(vec![item(&loc, msg, kind)])
         }
     }
+}
+
+/// A location (`["attachments", 0, "nextcloud_path"]`) as a field path
+/// (`attachments[0].nextcloud_path`).
+pub fn path_of(loc: &[Value]) -> String {
+    let mut out = String::new();
+    for part in loc {
+        match part {
+            Value::Number(index) => out.push_str(&format!("[{index}]")),
+            Value::String(name) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(name);
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    out
 }
 
 fn missing_field(message: &str) -> Option<String> {

@@ -6,10 +6,10 @@ mod comms;
 mod error;
 mod extract;
 mod media;
-mod types;
+pub mod types;
 
 use super::AppState;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -26,6 +26,7 @@ pub use error::ApiError;
         comms::list,
         comms::get_one,
         comms::create,
+        comms::ingest,
         comms::update,
         comms::delete,
         media::list,
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/crm/comms", comms_root.clone())
         .route("/api/crm/comms/", comms_root)
+        .route("/api/crm/comms/ingest", post(comms::ingest))
         .route("/api/crm/comms/{id}", comm_item.clone())
         .route("/api/crm/comms/{id}/", comm_item)
         .route("/api/crm/media", media_root.clone())

@@ -288,3 +288,101 @@ impl From<MediaCreateBody> for model::NewMedia {
         }
     }
 }
+
+/// The body of `POST /api/crm/comms/ingest`.
+#[derive(Deserialize, ToSchema)]
+pub struct IngestBody {
+    /// The seed's `CommCreate` objects, at most 1,000; each is checked on its own (a bad one
+    /// is `rejected`, not a 422 for the call).
+    #[schema(value_type = Vec<CommCreateBody>)]
+    pub inputs: Vec<serde_json::Value>,
+    /// Whether one invalid input fails the whole call (422, nothing written).
+    #[serde(default)]
+    pub atomic: Option<bool>,
+}
+
+impl Shaped for IngestBody {
+    const FIELDS: &'static [Field] = &[
+        Field {
+            name: "inputs",
+            shape: Shape::List(&Shape::Any),
+            required: true,
+        },
+        Field {
+            name: "atomic",
+            shape: Shape::Bool,
+            required: false,
+        },
+    ];
+}
+
+impl CommCreateBody {
+    /// One JSON object as a comm to log, or the first problem with it: its field path
+    /// (`attachments[0].nextcloud_path`) and message, as a 422 of `POST /api/crm/comms/` would
+    /// give them.
+    pub fn decode(value: serde_json::Value) -> Result<model::NewComm, (String, String)> {
+        let body: Self = super::extract::decode(value, "").map_err(|problems| {
+            let first = &problems[0];
+            (super::extract::path_of(&first.loc), first.msg.clone())
+        })?;
+        // The only way left to fail is the time (422 `datetime_parsing` on the single route).
+        body.into_service().map_err(|_| {
+            (
+                "occurred_at".to_owned(),
+                "Input should be a valid ISO-8601 datetime".to_owned(),
+            )
+        })
+    }
+}
+
+/// One input's result.
+#[derive(Serialize, ToSchema)]
+pub struct IngestResultOut {
+    pub index: usize,
+    /// `created`, `duplicate` or `rejected`.
+    pub status: &'static str,
+    /// The comm created, or the existing one a duplicate matched.
+    pub id: Option<String>,
+    pub comm: Option<CommOut>,
+    pub error: Option<String>,
+    /// e.g. `inputs[3].attachments[0].nextcloud_path`.
+    pub field: Option<String>,
+}
+
+/// What an ingest did, input by input.
+#[derive(Serialize, ToSchema)]
+pub struct IngestReportOut {
+    pub created: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub results: Vec<IngestResultOut>,
+}
+
+impl From<model::IngestReport> for IngestReportOut {
+    fn from(report: model::IngestReport) -> Self {
+        Self {
+            created: report.created,
+            duplicates: report.duplicates,
+            rejected: report.rejected,
+            results: report
+                .results
+                .into_iter()
+                .map(|r| {
+                    let (field, error) = r.error.unzip();
+                    IngestResultOut {
+                        index: r.index,
+                        status: match r.status {
+                            model::IngestStatus::Created => "created",
+                            model::IngestStatus::Duplicate => "duplicate",
+                            model::IngestStatus::Rejected => "rejected",
+                        },
+                        id: r.comm.as_ref().map(|c| c.id.clone()),
+                        comm: r.comm.map(Into::into),
+                        error,
+                        field,
+                    }
+                })
+                .collect(),
+        }
+    }
+}

@@ -227,7 +227,7 @@ pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Binds a SeaQuery statement's values (the kinds crm-comms uses) to a prepared statement.
-pub(super) fn bind(
+pub(crate) fn bind(
     prepared: &mut rusqlite::Statement<'_>,
     stmt: &Statement,
 ) -> rusqlite::Result<()> {

@@ -4,28 +4,33 @@
 
 use super::reader::bind;
 use crate::store::StoreError;
-use crate::store::writer::{Target, WriteOp, statement};
+use crate::store::ingest;
+use crate::store::writer::{Applied, Target, WriteOp, statement};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
+    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
         apply_sqlite(self, ops)
     }
 }
 
 /// One batch in one `BEGIN IMMEDIATE` transaction; rolled back on any error.
-fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<u64>, StoreError> {
-    let run = || -> rusqlite::Result<Vec<u64>> {
+fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
+    let run = || -> rusqlite::Result<Vec<Applied>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut counts = Vec::with_capacity(ops.len());
+        let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
+            if let WriteOp::Ingest(rows) = op {
+                applied.push(Applied::Ingested(ingest::apply_sqlite(conn, rows)?));
+                continue;
+            }
             let stmt = statement(op, DatabaseBackend::Sqlite);
             let mut prepared = conn.prepare_cached(&stmt.sql)?;
             bind(&mut prepared, &stmt)?;
-            counts.push(prepared.raw_execute()? as u64);
+            applied.push(Applied::Rows(prepared.raw_execute()? as u64));
         }
         conn.execute_batch("COMMIT")?;
-        Ok(counts)
+        Ok(applied)
     };
     run().map_err(|err| {
         if !conn.is_autocommit() {

@@ -1,0 +1,258 @@
+//! Idempotent ingest: comms are logged unless one with the same `(customer_id, type,
+//! ext_message_id)` exists, inside the writer's transaction (one group-commit turn).
+//!
+//! The seed's table has no unique key on that triple, and a database the seed's Python
+//! backend wrote may hold duplicates already, so none is added (it would also make the seed's
+//! own inserts fail). Instead:
+//!
+//! - **SQLite**: the writer is the only writer of this process and holds SQLite's write lock
+//!   (`BEGIN IMMEDIATE`) for the whole batch, so looking the key up in `crm_comms_log` (the
+//!   partial index `idx_crm_comms_log_ext`) and inserting is atomic; rows other processes
+//!   wrote are seen as they are.
+//! - **PostgreSQL/MySQL** (replicas write concurrently): `crm_comms_ingest_keys` holds one row
+//!   per key (a SHA-256 of the triple) naming the comm it stands for. A batch first inserts or
+//!   locks (`FOR UPDATE`) the row of each of its keys, in one sorted order (so two batches
+//!   cannot deadlock), then looks the key up in `crm_comms_log` under READ COMMITTED: a
+//!   concurrent batch with the same key waits for this one's commit and then finds its comm.
+//!   Rows without a key row (written before, or by `createComm`) are found by the same lookup.
+//!
+//! Where duplicates exist already, the oldest (`created_at`, then `id`) is the one reported.
+
+use super::StoreError;
+use super::exact::text_is;
+use super::sqlite::reader::bind;
+use super::writer::{WriteOp, statement};
+use crate::model::Ingested;
+use entity::comm;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement, Value,
+};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The key of a comm that has an `ext_message_id`, as stored in `crm_comms_ingest_keys`.
+fn key_hash(row: &comm::Model) -> Option<String> {
+    let ext = row.ext_message_id.as_deref()?;
+    let digest = Sha256::new()
+        .chain_update(row.customer_id.as_bytes())
+        .chain_update([0x1f])
+        .chain_update(row.comm_type.to_value().as_bytes())
+        .chain_update([0x1f])
+        .chain_update(ext.as_bytes())
+        .finalize();
+    Some(hex::encode(digest))
+}
+
+/// The oldest comm with `row`'s key (`None` when it has no `ext_message_id`).
+fn existing_statement(row: &comm::Model, backend: DatabaseBackend) -> Option<Statement> {
+    use comm::Column as C;
+    let ext = row.ext_message_id.as_deref()?;
+    Some(
+        backend.build(
+            Query::select()
+                .column(C::Id)
+                .from(comm::Entity)
+                .and_where(text_is(backend, C::ExtMessageId, ext))
+                .and_where(text_is(backend, C::CustomerId, &row.customer_id))
+                .and_where(Expr::col(C::CommType).eq(row.comm_type.to_value()))
+                .order_by(C::CreatedAt, Order::Asc)
+                .order_by(C::Id, Order::Asc)
+                .limit(1),
+        ),
+    )
+}
+
+/// Applies an ingest batch on the SQLite writer's connection (inside its transaction).
+pub(super) fn apply_sqlite(
+    conn: &rusqlite::Connection,
+    rows: &[comm::Model],
+) -> rusqlite::Result<Vec<Ingested>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let Some(lookup) = existing_statement(row, DatabaseBackend::Sqlite) {
+            let mut prepared = conn.prepare_cached(&lookup.sql)?;
+            bind(&mut prepared, &lookup)?;
+            let mut found = prepared.raw_query();
+            if let Some(existing) = found.next()? {
+                out.push(Ingested::Duplicate(existing.get(0)?));
+                continue;
+            }
+        }
+        let insert = statement(&WriteOp::InsertComm(row.clone()), DatabaseBackend::Sqlite);
+        let mut prepared = conn.prepare_cached(&insert.sql)?;
+        bind(&mut prepared, &insert)?;
+        prepared.raw_execute()?;
+        out.push(Ingested::Created);
+    }
+    Ok(out)
+}
+
+/// The comm each key of a batch stands for, once its row is locked.
+pub(super) type Locks = BTreeMap<String, String>;
+
+fn keys_sql(backend: DatabaseBackend) -> [&'static str; 3] {
+    match backend {
+        DatabaseBackend::Postgres => [
+            "INSERT INTO crm_comms_ingest_keys (key_hash, comm_id) VALUES ($1, $2) \
+             ON CONFLICT (key_hash) DO NOTHING",
+            "SELECT comm_id FROM crm_comms_ingest_keys WHERE key_hash = $1 FOR UPDATE",
+            "UPDATE crm_comms_ingest_keys SET comm_id = $1 WHERE key_hash = $2",
+        ],
+        _ => [
+            "INSERT IGNORE INTO crm_comms_ingest_keys (key_hash, comm_id) VALUES (?, ?)",
+            "SELECT comm_id FROM crm_comms_ingest_keys WHERE key_hash = ? FOR UPDATE",
+            "UPDATE crm_comms_ingest_keys SET comm_id = ? WHERE key_hash = ?",
+        ],
+    }
+}
+
+/// Inserts or locks the key row of every comm with a key in the ingests of `ops`, in key
+/// order; returns the comm each stands for.
+pub(super) async fn lock_keys(
+    txn: &DatabaseTransaction,
+    backend: DatabaseBackend,
+    ops: &[&WriteOp],
+) -> Result<Locks, StoreError> {
+    let mut wanted = BTreeMap::new();
+    for op in ops {
+        if let WriteOp::Ingest(rows) = op {
+            for row in rows {
+                if let Some(hash) = key_hash(row) {
+                    wanted.entry(hash).or_insert_with(|| row.id.clone());
+                }
+            }
+        }
+    }
+    if wanted.is_empty() || backend == DatabaseBackend::Sqlite {
+        return Ok(Locks::new());
+    }
+    let [insert, select, _] = keys_sql(backend);
+    let mut locks = Locks::new();
+    for (hash, id) in wanted {
+        let inserted = txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                insert,
+                [Value::from(hash.as_str()), Value::from(id.as_str())],
+            ))
+            .await?
+            .rows_affected()
+            == 1;
+        let current = if inserted {
+            id
+        } else {
+            txn.query_one_raw(Statement::from_sql_and_values(
+                backend,
+                select,
+                [Value::from(hash.as_str())],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::internal("an ingest key vanished while locked"))?
+            .try_get_by_index::<String>(0)?
+        };
+        locks.insert(hash, current);
+    }
+    Ok(locks)
+}
+
+/// Applies an ingest batch through a pool's transaction, its keys locked by [`lock_keys`].
+pub(super) async fn apply_pool(
+    txn: &DatabaseTransaction,
+    backend: DatabaseBackend,
+    rows: &[comm::Model],
+    locks: &Locks,
+) -> Result<Vec<Ingested>, StoreError> {
+    let [_, _, update] = keys_sql(backend);
+    // The comm each key stands for as this batch goes on (its own rows included).
+    let mut current = locks.clone();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let hash = key_hash(row);
+        if let Some(lookup) = existing_statement(row, backend) {
+            let found = txn.query_one_raw(lookup).await?;
+            if let Some(found) = found {
+                let existing: String = found.try_get_by_index(0)?;
+                if let Some(hash) = &hash {
+                    repoint(txn, backend, update, &mut current, hash, &existing).await?;
+                }
+                out.push(Ingested::Duplicate(existing));
+                continue;
+            }
+        }
+        if let Some(hash) = &hash {
+            repoint(txn, backend, update, &mut current, hash, &row.id).await?;
+        }
+        txn.execute_raw(statement(&WriteOp::InsertComm(row.clone()), backend))
+            .await?;
+        out.push(Ingested::Created);
+    }
+    Ok(out)
+}
+
+/// Makes the key row of `hash` name `id` (it may name a comm deleted since).
+async fn repoint(
+    txn: &DatabaseTransaction,
+    backend: DatabaseBackend,
+    update: &str,
+    current: &mut Locks,
+    hash: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    if current.get(hash).map(String::as_str) == Some(id) {
+        return Ok(());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        update,
+        [Value::from(id), Value::from(hash)],
+    ))
+    .await?;
+    current.insert(hash.to_owned(), id.to_owned());
+    Ok(())
+}
+
+impl super::Store {
+    /// For each of `rows`, the oldest comm with its key (`None` without a message id or when
+    /// there is none), read now: what an ingest would find, without writing.
+    pub async fn existing_comms(
+        &self,
+        rows: &[comm::Model],
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let backend = self.backend();
+        let lookups: Vec<Option<Statement>> = rows
+            .iter()
+            .map(|row| existing_statement(row, backend))
+            .collect();
+        match &self.read {
+            super::Reader::Sqlite(lite) => {
+                lite.snapshot(move |conn| {
+                    lookups
+                        .iter()
+                        .map(|lookup| match lookup {
+                            Some(stmt) => Ok(super::sqlite::reader::query(conn, stmt, |row| {
+                                row.get::<_, String>(0)
+                            })?
+                            .pop()),
+                            None => Ok(None),
+                        })
+                        .collect()
+                })
+                .await
+            }
+            super::Reader::Pool(db) => {
+                let mut out = Vec::with_capacity(lookups.len());
+                for lookup in lookups {
+                    out.push(match lookup {
+                        Some(stmt) => match db.query_one_raw(stmt).await? {
+                            Some(row) => Some(row.try_get_by_index::<String>(0)?),
+                            None => None,
+                        },
+                        None => None,
+                    });
+                }
+                Ok(out)
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //!   wrote are seen as they are.
 //! - **PostgreSQL/MySQL** (replicas write concurrently): `crm_comms_ingest_keys` holds one row
 //!   per key (a SHA-256 of the triple) naming the comm it stands for. A batch first inserts or
-//!   locks (`FOR UPDATE`) the row of each of its keys, in one sorted order (so two batches
+//!   locks exclusively the row of each of its keys, in one sorted order (so two batches
 //!   cannot deadlock), then looks the key up in `crm_comms_log` under READ COMMITTED: a
 //!   concurrent batch with the same key waits for this one's commit and then finds its comm.
 //!   Rows without a key row (written before, or by `createComm`) are found by the same lookup.
@@ -99,8 +99,12 @@ fn keys_sql(backend: DatabaseBackend) -> [&'static str; 3] {
             "SELECT comm_id FROM crm_comms_ingest_keys WHERE key_hash = $1 FOR UPDATE",
             "UPDATE crm_comms_ingest_keys SET comm_id = $1 WHERE key_hash = $2",
         ],
+        // Not INSERT IGNORE: on an existing row it takes a shared lock, which the FOR UPDATE
+        // after it must upgrade, and two replicas doing so deadlock. This takes the exclusive
+        // lock at once (the row is left as it was).
         _ => [
-            "INSERT IGNORE INTO crm_comms_ingest_keys (key_hash, comm_id) VALUES (?, ?)",
+            "INSERT INTO crm_comms_ingest_keys (key_hash, comm_id) VALUES (?, ?) \
+             ON DUPLICATE KEY UPDATE comm_id = comm_id",
             "SELECT comm_id FROM crm_comms_ingest_keys WHERE key_hash = ? FOR UPDATE",
             "UPDATE crm_comms_ingest_keys SET comm_id = ? WHERE key_hash = ?",
         ],
@@ -130,15 +134,16 @@ pub(super) async fn lock_keys(
     let [insert, select, _] = keys_sql(backend);
     let mut locks = Locks::new();
     for (hash, id) in wanted {
-        let inserted = txn
+        let affected = txn
             .execute_raw(Statement::from_sql_and_values(
                 backend,
                 insert,
                 [Value::from(hash.as_str()), Value::from(id.as_str())],
             ))
             .await?
-            .rows_affected()
-            == 1;
+            .rows_affected();
+        // MySQL may count a found row as affected (CLIENT_FOUND_ROWS): read the row there.
+        let inserted = affected == 1 && backend == DatabaseBackend::Postgres;
         let current = if inserted {
             id
         } else {

@@ -19,6 +19,8 @@
 //! - [`graphql_media`]: media metadata over GraphQL, on every backend.
 //! - [`graphql_rows`]: list rows written straight to JSON answer exactly what the per-object
 //!   resolvers answer.
+//! - [`ingest`]: idempotent batch ingest (`ingestComms`, `POST /api/crm/comms/ingest`) on every
+//!   backend: duplicates, atomic vs not, rejects, limits, races, two replicas, `crm-comms import`.
 //! - [`layout`]: no import cycles between the modules of `src/`.
 //! - [`operations`]: `/readyz`, `/metrics` (authenticated, bounded labels), request ids, JSON
 //!   logs that name the operation but never its variables.
@@ -47,6 +49,7 @@ mod graphiql;
 mod graphql_comms;
 mod graphql_media;
 mod graphql_rows;
+mod ingest;
 mod layout;
 mod operations;
 mod persisted;

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 /// Bump when the generated rows or the schema change, so stale cached files are not reused
 /// (5: SQLite order indexes without `julianday`; 6: the inbox index `idx_crm_comms_log_time`
 /// of migration `m20261202_000005_inbox_order`, which `crm-comms migrate` creates before the
-/// rows are loaded: a v5 file would make the server build it on every run's copy).
-pub const GENERATOR_VERSION: u32 = 6;
+/// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
+/// index carries `type` and `direction` on PostgreSQL).
+pub const GENERATOR_VERSION: u32 = 7;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

@@ -200,7 +200,10 @@ impl SqliteReader {
 /// with perf); crm-comms' plans do not depend on the values (the order key and the indexes
 /// decide them).
 pub(crate) fn stable_plans(conn: &Connection) -> rusqlite::Result<()> {
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@
 mod ceiling;
 #[path = "load/client.rs"]
 mod client;
+#[path = "load/cursors.rs"]
+mod cursors;
 #[path = "load/data.rs"]
 mod data;
 #[path = "load/postgres.rs"]
@@ -66,8 +68,12 @@ struct Args {
     /// How long the in-process ceiling runs.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     ceiling_duration: Duration,
-    /// Queries to run, in this order: any of Q1,Q2,Q3,W1.
-    #[arg(long, value_delimiter = ',', default_value = "Q1,Q2,Q3,W1")]
+    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,W1 (W1 writes: last).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,W1"
+    )]
     only: Vec<String>,
     /// `sqlite` (a cached file under target/bench-data) or a PostgreSQL URL
     /// (`postgres://postgres@127.0.0.1:5432/postgres`): a database `crm_bench_<params>` is
@@ -108,6 +114,37 @@ const Q2: &str = "query($o: String!) { media(orderId: $o) { total items { id cus
 const Q3: &str = "query($c: String!) { comms(customerId: $c, type: EMAIL, direction: INBOUND, limit: 20) { total entries { id type direction subject occurredAt } } }";
 const W1: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
 
+/// What T1 and T2 select of a timeline page: every field of a comm (as Q1) and of a media
+/// item. `customerId` and `direction` of a media item are aliased: they differ in type from a
+/// comm's (`String` vs `String!`, `MediaDirection` vs `CommDirection!`), and the GraphQL spec
+/// (FieldsInSetCanMerge, SameResponseShape) rejects one response key with two shapes in one
+/// selection, so a client checked by graphql-js tooling has to alias them.
+macro_rules! timeline_selection {
+    () => {
+        "edges { cursor at node { __typename \
+         ... on Comm { id customerId type direction subject body attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt } \
+         ... on Media { id mediaCustomerId: customerId orderId filename nextcloudPath mimeType mediaDirection: direction tags uploadedBy createdAt } } } \
+         pageInfo { hasNextPage endCursor }"
+    };
+}
+/// Page 1 of a customer's timeline (comms and media merged), 50 entries.
+const T1: &str = concat!(
+    "query($c: String!) { timeline(customerId: $c, first: 50) { ",
+    timeline_selection!(),
+    " } }"
+);
+/// The page after cursor `$a` (T2: page 3, after page 2's `endCursor`).
+const T2: &str = concat!(
+    "query($c: String!, $a: String!) { timeline(customerId: $c, first: 50, after: $a) { ",
+    timeline_selection!(),
+    " } }"
+);
+const T3: &str = "query($from: DateTime!, $until: DateTime!) { commsConnection(filter: {types: [EMAIL, WHATSAPP], directions: [INBOUND], occurredAt: {from: $from, until: $until}}, first: 20) { nodes { id type direction subject occurredAt } } }";
+const T4: &str = "query($c: String!) { commsSummary(customerId: $c) { customerId total byType { type count } byDirection { direction count } firstAt lastAt lastInboundAt lastOutboundAt awaitingReplySince mediaCount } }";
+const T5: &str = "query($until: DateTime!) { commsConnection(filter: {directions: [INBOUND], occurredAt: {until: $until}}, first: 50) { nodes { id customerId type direction subject body attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt } } }";
+/// Customers T2 prepares page 3 for (the measured requests draw among them at random).
+const T2_CUSTOMERS: usize = 2_000;
+
 /// `{"query": <query>, "variables": {"<var>": "` + key + `"}}`.
 fn keyed(
     query: &str,
@@ -128,11 +165,36 @@ fn keyed(
     })
 }
 
+/// `{"query": <query>, "variables": ` + what `vars` writes (the variables' JSON object) + `}`.
+fn with_variables(
+    query: &str,
+    vars: impl Fn(&mut Rng, &mut String) + Send + Sync + 'static,
+) -> client::MakeBody {
+    let prefix = format!(
+        r#"{{"query":{},"variables":"#,
+        serde_json::to_string(query).expect("a string serialises")
+    );
+    Arc::new(move |rng: &mut Rng| {
+        let mut body = String::with_capacity(prefix.len() + 96);
+        body.push_str(&prefix);
+        vars(rng, &mut body);
+        body.push('}');
+        Bytes::from(body)
+    })
+}
+
+/// How a workload makes its requests.
+enum Make {
+    Ready(client::MakeBody),
+    /// T2: needs page 2's `endCursor` of many customers' timelines from the running server.
+    TimelinePage3,
+}
+
 struct Workload {
     name: &'static str,
     what: &'static str,
     concurrency: usize,
-    make: client::MakeBody,
+    make: Make,
 }
 
 fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
@@ -146,19 +208,84 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
                 name: "Q1",
                 what: "timeline: newest 100 comms of a customer, all fields",
                 concurrency: args.concurrency,
-                make: keyed(Q1, "c", move |rng| data::customer_id(rng.below(customers))),
+                make: Make::Ready(keyed(Q1, "c", move |rng| {
+                    data::customer_id(rng.below(customers))
+                })),
             },
             "Q2" => Workload {
                 name: "Q2",
                 what: "media of one order, all fields",
                 concurrency: args.concurrency,
-                make: keyed(Q2, "o", move |rng| data::order_id(rng.below(orders))),
+                make: Make::Ready(keyed(Q2, "o", move |rng| {
+                    data::order_id(rng.below(orders))
+                })),
             },
             "Q3" => Workload {
                 name: "Q3",
                 what: "a customer's inbound emails, 20, few fields",
                 concurrency: args.concurrency,
-                make: keyed(Q3, "c", move |rng| data::customer_id(rng.below(customers))),
+                make: Make::Ready(keyed(Q3, "c", move |rng| {
+                    data::customer_id(rng.below(customers))
+                })),
+            },
+            "T1" => Workload {
+                name: "T1",
+                what: "timeline: newest 50 comms and media of a customer, all fields",
+                concurrency: args.concurrency,
+                make: Make::Ready(keyed(T1, "c", move |rng| {
+                    data::customer_id(rng.below(customers))
+                })),
+            },
+            "T2" => Workload {
+                name: "T2",
+                what: "timeline page 3 (after page 2's endCursor), all fields",
+                concurrency: args.concurrency,
+                make: Make::TimelinePage3,
+            },
+            // Across all customers, so no key to draw. With only `from` (as the issue writes
+            // it) every request would read and return the same newest 20 rows whatever `from`
+            // is (the newest 20 matches span about an hour), one hot answer. Instead each
+            // request is "the last year" seen from a random `now` in the dataset's second
+            // year: `from` = now - 365 days, `until` = now. It reads as many index entries
+            // as the top page but at a random place, and returns different rows each time.
+            "T3" => Workload {
+                name: "T3",
+                what: "inbound emails + WhatsApp, all customers, a year up to a random instant, 20, few fields",
+                concurrency: args.concurrency,
+                make: Make::Ready(with_variables(T3, |rng, out| {
+                    let year = 365 * data::DAY_MICROS;
+                    let now = data::START_MICROS
+                        + year
+                        + rng.below((data::END_MICROS - data::START_MICROS - year) as u64) as i64;
+                    let _ = write!(
+                        out,
+                        r#"{{"from":"{}","until":"{}"}}"#,
+                        data::rfc3339(now - year),
+                        data::rfc3339(now)
+                    );
+                })),
+            },
+            "T4" => Workload {
+                name: "T4",
+                what: "commsSummary of a customer, all fields",
+                concurrency: args.concurrency,
+                make: Make::Ready(keyed(T4, "c", move |rng| {
+                    data::customer_id(rng.below(customers))
+                })),
+            },
+            // The inbox across all customers: without a bound every request would be the same
+            // newest page, so each one opens the inbox as it looked at a random instant
+            // (`occurredAt.until` uniform over the dataset's span after its first day, so that
+            // 50 inbound comms always precede it): a full page read at a random place.
+            "T5" => Workload {
+                name: "T5",
+                what: "inbox: inbound comms, all customers, before a random instant, 50, all fields",
+                concurrency: args.concurrency,
+                make: Make::Ready(with_variables(T5, |rng, out| {
+                    let lo = data::START_MICROS + data::DAY_MICROS;
+                    let until = lo + rng.below((data::END_MICROS - lo) as u64) as i64;
+                    let _ = write!(out, r#"{{"until":"{}"}}"#, data::rfc3339(until));
+                })),
             },
             "W1" => {
                 let query = serde_json::to_string(W1).expect("a string serialises");
@@ -166,16 +293,18 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
                     name: "W1",
                     what: "createComm (NOTE, INTERNAL) for a random customer",
                     concurrency: args.write_concurrency,
-                    make: Arc::new(move |rng: &mut Rng| {
+                    make: Make::Ready(Arc::new(move |rng: &mut Rng| {
                         let customer = data::customer_id(rng.below(customers));
                         let n = rng.below(1_000_000);
                         Bytes::from(format!(
                             r#"{{"query":{query},"variables":{{"i":{{"customerId":"{customer}","type":"NOTE","direction":"INTERNAL","subject":"Call back re. delivery #{n}","body":"Customer called about the delivery slot; confirmed Tuesday 9:00-12:00. Ref {n}."}}}}}}"#
                         ))
-                    }),
+                    })),
                 }
             }
-            other => anyhow::bail!("unknown query {other} in --only (use Q1,Q2,Q3,W1)"),
+            other => {
+                anyhow::bail!("unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,W1)")
+            }
         });
     }
     Ok(out)
@@ -213,6 +342,7 @@ fn percentile(sorted: &[u32], q: f64) -> f64 {
 async fn measure(
     server: &server::Server,
     w: &Workload,
+    make: &client::MakeBody,
     warmup: Duration,
     duration: Duration,
     seed: u64,
@@ -223,7 +353,7 @@ async fn measure(
     let end = measure_start + duration;
     let run = tokio::spawn(client::run(
         server.addr,
-        w.make.clone(),
+        make.clone(),
         w.concurrency,
         measure_start,
         end,
@@ -289,10 +419,88 @@ async fn measure(
     }
 }
 
+/// A timeline page: how many comms and media, whether they are newest first, `hasNextPage`.
+fn timeline_summary(page: &serde_json::Value) -> String {
+    let edges = page["edges"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let kind = |name: &str| {
+        edges
+            .iter()
+            .filter(|e| e["node"]["__typename"] == name)
+            .count()
+    };
+    let ats: Vec<&str> = edges.iter().filter_map(|e| e["at"].as_str()).collect();
+    let ordered = ats.len() == edges.len() && ats.windows(2).all(|w| w[0] >= w[1]);
+    format!(
+        "{} edges ({} comms, {} media, {}), at {} .. {}, hasNextPage {}",
+        edges.len(),
+        kind("Comm"),
+        kind("Media"),
+        if ordered {
+            "newest first"
+        } else {
+            "NOT newest first"
+        },
+        ats.first().unwrap_or(&"-"),
+        ats.last().unwrap_or(&"-"),
+        page["pageInfo"]["hasNextPage"]
+    )
+}
+
+/// A `commsConnection` page checked against the request's filter (`types`, `INBOUND`, the
+/// `from`/`until` variables): how many nodes, their time span, and any that do not match.
+fn connection_summary(
+    page: &serde_json::Value,
+    variables: &serde_json::Value,
+    types: Option<&[&str]>,
+) -> String {
+    let nodes = page["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let time = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let (from, until) = (time(&variables["from"]), time(&variables["until"]));
+    let ats: Vec<_> = nodes.iter().map(|n| time(&n["occurredAt"])).collect();
+    let wrong = nodes
+        .iter()
+        .zip(&ats)
+        .filter(|(n, at)| {
+            n["direction"] != "INBOUND"
+                || types.is_some_and(|t| !t.iter().any(|t| n["type"] == *t))
+                || at
+                    .is_none_or(|at| from.is_some_and(|f| at < f) || until.is_some_and(|u| at >= u))
+        })
+        .count();
+    let ordered = ats.windows(2).all(|w| w[0] >= w[1]);
+    fn text(v: Option<&serde_json::Value>) -> &str {
+        v.and_then(|n| n["occurredAt"].as_str()).unwrap_or("-")
+    }
+    format!(
+        "{} nodes, occurredAt {} .. {}{}{}",
+        nodes.len(),
+        text(nodes.first()),
+        text(nodes.last()),
+        if ordered { "" } else { ", NOT newest first" },
+        if wrong == 0 {
+            String::new()
+        } else {
+            format!(", {wrong} NOT MATCHING THE FILTER")
+        }
+    )
+}
+
 /// One request outside the measurement: shows what the query returns.
-async fn sanity(server: &server::Server, w: &Workload, seed: u64) -> String {
+async fn sanity(
+    server: &server::Server,
+    w: &Workload,
+    make: &client::MakeBody,
+    seed: u64,
+) -> String {
     let mut rng = Rng::new(seed ^ 0x5A17);
-    match client::post_once(server.addr, (w.make)(&mut rng)).await {
+    let request = make(&mut rng);
+    let variables = serde_json::from_slice::<serde_json::Value>(&request)
+        .map(|mut r| r["variables"].take())
+        .unwrap_or_default();
+    match client::post_once(server.addr, request).await {
         Err(e) => format!("request failed: {e}"),
         Ok((status, body)) => {
             let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -314,10 +522,155 @@ async fn sanity(server: &server::Server, w: &Workload, seed: u64) -> String {
                     data["media"]["total"],
                     data["media"]["items"].as_array().map_or(0, Vec::len)
                 ),
+                "T1" | "T2" => format!(
+                    "{}: {}",
+                    variables["c"].as_str().unwrap_or("?"),
+                    timeline_summary(&data["timeline"])
+                ),
+                "T3" => connection_summary(
+                    &data["commsConnection"],
+                    &variables,
+                    Some(&["EMAIL", "WHATSAPP"]),
+                ),
+                "T5" => connection_summary(&data["commsConnection"], &variables, None),
+                "T4" => {
+                    let s = &data["commsSummary"];
+                    let counts = |list: &serde_json::Value, key: &str| {
+                        list.as_array()
+                            .map(|l| {
+                                l.iter()
+                                    .map(|c| {
+                                        format!("{} {}", c[key].as_str().unwrap_or("?"), c["count"])
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default()
+                    };
+                    format!(
+                        "{}: total {} ({}; {}), {} .. {}, awaiting reply since {}, {} media",
+                        s["customerId"].as_str().unwrap_or("?"),
+                        s["total"],
+                        counts(&s["byType"], "type"),
+                        counts(&s["byDirection"], "direction"),
+                        s["firstAt"],
+                        s["lastAt"],
+                        s["awaitingReplySince"],
+                        s["mediaCount"]
+                    )
+                }
                 _ => format!("created {}", data["createComm"]["id"]),
             };
             format!("HTTP 200, {summary}, {} bytes", body.len())
         }
+    }
+}
+
+/// T2's requests: page 3 of up to [`T2_CUSTOMERS`] random customers' timelines, after page 2's
+/// `endCursor` as the server handed it out; and a line saying how they were found.
+async fn timeline_page3(
+    server: &server::Server,
+    params: Params,
+    seed: u64,
+) -> anyhow::Result<(client::MakeBody, String, (f64, f64))> {
+    let t = Instant::now();
+    let found = cursors::prepare(
+        server.addr,
+        params.customers,
+        T2_CUSTOMERS,
+        seed,
+        (T1, T2),
+        8,
+    )
+    .await?;
+    anyhow::ensure!(
+        !found.starts.is_empty(),
+        "none of {} customers' timelines has a page 3",
+        found.tried
+    );
+    let note = format!(
+        "page 3 of {} of {} random customers' timelines, on average {:.1} entries (T1: 50); \
+         their pages 1 to 3 fetched with T1's selection in {:.1} s before the warm-up, on 8 \
+         connections: {} with no page 3 skipped, {} customers' pages out of order; pages 1 \
+         and 2 (both full, 50 entries; page 2 after page 1's endCursor) took {:.2} and {:.2} \
+         ms on average (page 2 ÷ page 1 = {:.2})",
+        found.starts.len(),
+        found.tried,
+        found.page3_edges,
+        t.elapsed().as_secs_f64(),
+        found.short,
+        found.out_of_order,
+        found.page1_ms,
+        found.page2_ms,
+        found.page2_ms / found.page1_ms
+    );
+    let bodies: Arc<Vec<Bytes>> = Arc::new(
+        found
+            .starts
+            .iter()
+            .map(|(customer, after)| cursors::body(T2, customer, Some(after)))
+            .collect(),
+    );
+    let make: client::MakeBody =
+        Arc::new(move |rng: &mut Rng| bodies[rng.below(bodies.len() as u64) as usize].clone());
+    Ok((make, note, (found.page1_ms, found.page2_ms)))
+}
+
+/// Issue 15's speed targets, as ratios of req/s measured in this run (and, less sensitive to
+/// what else runs on the machine, of requests per CPU-second of the server plus PostgreSQL).
+/// `full_pages_ms`: T2's preparation's mean latencies of full pages 1 and 2.
+fn issue_15_ratios(report: &mut String, results: &[Measured], full_pages_ms: Option<(f64, f64)>) {
+    type Met = fn(f64) -> bool;
+    let targets: [(&str, &str, &str, Met); 5] = [
+        ("T1", "Q1", "≥ 0.8", |r| r >= 0.8),
+        // Page 3 is shorter than page 1 for most customers (~120 entries each), so T2 only
+        // has to be no slower; the like-for-like check is the row below the table.
+        ("T2", "T1", "≈ 1 (≥ 0.9; page 3 is shorter)", |r| {
+            r >= 0.9
+        }),
+        ("T3", "Q3", "≥ 1", |r| r >= 1.0),
+        ("T4", "Q1", "≥ 0.5", |r| r >= 0.5),
+        ("T5", "Q1", "≥ 1", |r| r >= 1.0),
+    ];
+    let find = |name: &str| results.iter().find(|m| m.name == name && m.requests > 0);
+    let per_cpu = |m: &Measured| {
+        let cpu = m.server_cpu? + m.db_cpu.unwrap_or(0.0);
+        (cpu > 0.0).then(|| m.rps / cpu)
+    };
+    let mut rows = String::new();
+    for (a, b, target, met) in targets {
+        let (Some(ma), Some(mb)) = (find(a), find(b)) else {
+            continue;
+        };
+        let ratio = ma.rps / mb.rps;
+        let cpu_ratio = per_cpu(ma).zip(per_cpu(mb)).map(|(x, y)| x / y);
+        let _ = writeln!(
+            rows,
+            "| {a} ÷ {b} | {:.0} ÷ {:.0} = **{ratio:.2}** | {} | {target} | {} |",
+            ma.rps,
+            mb.rps,
+            fmt_opt(cpu_ratio, 2),
+            if met(ratio) { "✓" } else { "✗" }
+        );
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(report, "\n## Issue 15's ratios (this run)\n");
+    let _ = writeln!(
+        report,
+        "| ratio | req/s | per server CPU-second | target | met (req/s) |"
+    );
+    let _ = writeln!(report, "|---|---:|---:|---|---|");
+    report.push_str(&rows);
+    if let Some((page1, page2)) = full_pages_ms {
+        let _ = writeln!(
+            report,
+            "\nKeyset like for like (T2's preparation, 8 connections, pages of 50 entries each): \
+             page 2 after page 1's endCursor {page2:.2} ms, page 1 {page1:.2} ms on average: \
+             page 2's rate ÷ page 1's = **{:.2}** (target ≈ 1).",
+            page1 / page2
+        );
     }
 }
 
@@ -453,12 +806,37 @@ async fn main() -> anyhow::Result<()> {
 
     // 4. The workload, one query at a time.
     let mut results = Vec::new();
+    let mut notes = Vec::new();
+    // T2's preparation: mean ms of full pages 1 and 2 (page 2 after a cursor).
+    let mut full_pages_ms = None;
     for (i, w) in workloads.iter().enumerate() {
+        let make = match &w.make {
+            Make::Ready(make) => make.clone(),
+            Make::TimelinePage3 => {
+                println!(
+                    "{}: fetching pages 1 to 3 of {T2_CUSTOMERS} random customers' timelines ...",
+                    w.name
+                );
+                match timeline_page3(&server, params, args.seed).await {
+                    Ok((make, note, latencies)) => {
+                        println!("{}: {note}", w.name);
+                        notes.push(format!("{}: {note}", w.name));
+                        full_pages_ms = Some(latencies);
+                        make
+                    }
+                    Err(e) => {
+                        println!("{}: not measured: {e:#}", w.name);
+                        notes.push(format!("{}: not measured: {e:#}", w.name));
+                        continue;
+                    }
+                }
+            }
+        };
         println!(
             "{} ({}): {}",
             w.name,
             w.what,
-            sanity(&server, w, args.seed).await
+            sanity(&server, w, &make, args.seed).await
         );
         println!(
             "{}: {} clients, warm-up {:?}, measuring {:?} ...",
@@ -467,6 +845,7 @@ async fn main() -> anyhow::Result<()> {
         let m = measure(
             &server,
             w,
+            &make,
             args.warmup,
             args.duration,
             args.seed.wrapping_add(i as u64),
@@ -545,6 +924,10 @@ async fn main() -> anyhow::Result<()> {
             m.name, m.warmup_errors
         );
     }
+    for note in &notes {
+        let _ = writeln!(report, "\n{note}");
+    }
+    issue_15_ratios(&mut report, &results, full_pages_ms);
     let _ = writeln!(report, "\n## Ceiling\n");
     let ceiling_cpu = if is_pg {
         "this process plus all PostgreSQL processes"

@@ -63,6 +63,27 @@ pub async fn post_once(addr: SocketAddr, body: Bytes) -> anyhow::Result<(u16, By
     send(&mut sender, request(addr, Method::POST, "/graphql", body)).await
 }
 
+/// A keep-alive connection for requests outside the measurement (e.g. preparing T2's cursors).
+pub struct Connection {
+    addr: SocketAddr,
+    sender: Sender,
+}
+
+impl Connection {
+    pub async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
+        Ok(Self {
+            addr,
+            sender: connect(addr).await?,
+        })
+    }
+
+    /// One `POST /graphql`: status and body.
+    pub async fn post(&mut self, body: Bytes) -> anyhow::Result<(u16, Bytes)> {
+        let req = request(self.addr, Method::POST, "/graphql", body);
+        send(&mut self.sender, req).await
+    }
+}
+
 /// Makes the JSON body of one request from a seeded generator.
 pub type MakeBody = Arc<dyn Fn(&mut Rng) -> Bytes + Send + Sync>;
 

@@ -7,8 +7,11 @@
 use chrono::{DateTime, Utc};
 
 /// Bump when the generated rows or the schema change, so stale cached files are not reused
-/// (5: SQLite order indexes without `julianday`).
-pub const GENERATOR_VERSION: u32 = 5;
+/// (5: SQLite order indexes without `julianday`; 6: the inbox index `idx_crm_comms_log_time`
+/// of migration `m20261202_000005_inbox_order`, which `crm-comms migrate` creates before the
+/// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
+/// index carries `type` and `direction` on PostgreSQL).
+pub const GENERATOR_VERSION: u32 = 7;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]
@@ -93,10 +96,13 @@ pub fn order_id(i: u64) -> String {
     format!("ord-{i:06}")
 }
 
-/// The dataset covers the two years before this instant (fixed, so the data is reproducible).
-const END_MICROS: i64 = 1_793_491_200_000_000; // 2026-11-01T00:00:00Z
-const SPAN_MICROS: i64 = 730 * 86_400 * 1_000_000;
-const START_MICROS: i64 = END_MICROS - SPAN_MICROS;
+/// The dataset covers the two years before this instant (fixed, so the data is reproducible):
+/// every comm's `occurred_at` and every media item's `created_at` is in
+/// `START_MICROS..END_MICROS`, the newest within one generation step of `END_MICROS`.
+pub const END_MICROS: i64 = 1_793_491_200_000_000; // 2026-11-01T00:00:00Z
+pub const DAY_MICROS: i64 = 86_400 * 1_000_000;
+const SPAN_MICROS: i64 = 730 * DAY_MICROS;
+pub const START_MICROS: i64 = END_MICROS - SPAN_MICROS;
 
 pub fn instant(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).expect("in range")
@@ -107,6 +113,11 @@ pub fn sqlite_time(micros: i64) -> String {
     instant(micros)
         .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
         .to_string()
+}
+
+/// GraphQL `DateTime` input (RFC 3339, UTC): `2026-11-24T00:47:39.123456Z`.
+pub fn rfc3339(micros: i64) -> String {
+    instant(micros).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// PostgreSQL `timestamptz` input: `2026-11-24 00:47:39.123456+00`.

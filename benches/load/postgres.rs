@@ -45,10 +45,11 @@ pub async fn generate(admin_url: &str, params: Params, server: &Path) -> anyhow:
     }
     crate::server::migrate(server, &url)?;
 
+    // Each COPY is one transaction, committed synchronously: with `synchronous_commit = off`
+    // the VACUUM right after it could not set the tuples' hint bits (the commit record not yet
+    // flushed) and so left the visibility map empty (`relallvisible` 0), so that every
+    // index-only scan fetched the heap.
     let mut conn = PgConnection::connect(&url).await?;
-    sqlx::raw_sql("SET synchronous_commit = off")
-        .execute(&mut conn)
-        .await?;
 
     let mut copy = conn
         .copy_in_raw(

@@ -2,8 +2,8 @@
 //! `commsConnection` without `customerId`): a page is read in order from it, filtering as it
 //! walks, never by sorting all rows.
 //!
-//! On SQLite it also carries `type` and `direction`, the filters an inbox usually has, so
-//! rows that do not match are skipped without reading the table.
+//! It also carries `type` and `direction` (on PostgreSQL as `INCLUDE` columns), the filters an
+//! inbox usually has, so rows that do not match are skipped without reading the table.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -29,9 +29,10 @@ impl MigrationTrait for Migration {
         let statements: &[&str] = match manager.get_database_backend() {
             DatabaseBackend::Sqlite => &SQLITE_INDEXES,
             DatabaseBackend::Postgres => &["CREATE INDEX IF NOT EXISTS idx_crm_comms_log_time \
-                 ON crm_comms_log (occurred_at DESC, id DESC)"],
+                 ON crm_comms_log (occurred_at DESC, id DESC) INCLUDE (type, direction)"],
             // MySQL has no CREATE INDEX IF NOT EXISTS; a migration runs once.
-            _ => &["CREATE INDEX idx_crm_comms_log_time ON crm_comms_log (occurred_at, id)"],
+            _ => &["CREATE INDEX idx_crm_comms_log_time ON crm_comms_log \
+                 (occurred_at, id, type, direction)"],
         };
         for sql in statements {
             db.execute_unprepared(sql).await?;

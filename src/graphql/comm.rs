@@ -557,7 +557,12 @@ impl CommQuery {
         let total = ctx.look_ahead().field("totalCount").exists();
         let slice = ctx
             .data::<Service>()?
-            .comms_connection(&filter, &window(first, after, last, before), columns, total)
+            .comms_connection(
+                &filter,
+                &window(ctx, first, after, last, before),
+                columns,
+                total,
+            )
             .await?;
         let page_info = PageInfo::of(&slice, Feed::Comms, Key::of_comm);
         Ok(CommConnection {

@@ -3,7 +3,7 @@
 
 use super::scalars::DateTime;
 use crate::model::{self, Feed, Key, Slice, Window};
-use async_graphql::{InputObject, SimpleObject};
+use async_graphql::{Context, InputObject, SimpleObject};
 
 /// Where a page of a connection sits in the whole list (Relay's page info).
 #[derive(SimpleObject, Debug, Clone)]
@@ -51,14 +51,22 @@ impl From<Option<TimeRange>> for model::TimeRange {
     }
 }
 
-/// Relay's page arguments.
+/// Relay's page arguments; the page info of the side a page starts from is read only when
+/// the selection asks for it.
 pub fn window(
+    ctx: &Context<'_>,
     first: Option<i32>,
     after: Option<String>,
     last: Option<i32>,
     before: Option<String>,
 ) -> Window {
+    let near = if last.is_some() && first.is_none() {
+        "hasNextPage"
+    } else {
+        "hasPreviousPage"
+    };
     Window {
+        near_side: ctx.look_ahead().field("pageInfo").field(near).exists(),
         first: first.map(Into::into),
         last: last.map(Into::into),
         after,

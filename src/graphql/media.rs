@@ -365,7 +365,7 @@ impl MediaQuery {
         let total = ctx.look_ahead().field("totalCount").exists();
         let slice = ctx
             .data::<Service>()?
-            .media_connection(&filter, &window(first, after, last, before), total)
+            .media_connection(&filter, &window(ctx, first, after, last, before), total)
             .await?;
         let page_info = PageInfo::of(&slice, Feed::Media, Key::of_media);
         Ok(MediaConnection {

@@ -232,7 +232,7 @@ impl TimelineQuery {
         let columns = columns_of(ctx, &[&["edges", "node"]]);
         let slice = ctx
             .data::<Service>()?
-            .timeline(&filter, &window(first, after, last, before), columns)
+            .timeline(&filter, &window(ctx, first, after, last, before), columns)
             .await?;
         let page_info = PageInfo::of(&slice, Feed::Timeline, FeedItem::key);
         Ok(TimelineConnection {

@@ -168,6 +168,9 @@ pub struct Seek {
     pub limit: u64,
     pub after: Option<Key>,
     pub before: Option<Key>,
+    /// Whether to look past the cursor the page starts from (see
+    /// [`Window::near_side`](super::Window::near_side)).
+    pub near_side: bool,
 }
 
 impl Seek {

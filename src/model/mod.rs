@@ -135,6 +135,10 @@ pub struct Window {
     pub last: Option<i64>,
     pub after: Option<String>,
     pub before: Option<String>,
+    /// Whether the page info of the side the page starts from is wanted (`hasPreviousPage`
+    /// with `first`, `hasNextPage` with `last`): telling it costs one more query. Without it,
+    /// that side is reported as having nothing.
+    pub near_side: bool,
 }
 
 /// The comms of one customer with one type and direction: how many, and their first and last

@@ -181,6 +181,7 @@ pub fn seek(feed: Feed, window: &Window) -> Result<Seek> {
         limit: n as u64,
         after: cursor("after", &window.after)?,
         before: cursor("before", &window.before)?,
+        near_side: window.near_side,
     })
 }
 

@@ -109,6 +109,7 @@ fn open_sqlite_writer(
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))?;
+    super::sqlite::reader::stable_plans(&conn)?;
     let expected = match cfg.sqlite_synchronous {
         SqliteSynchronous::Full => 2,
         SqliteSynchronous::Normal => 1,

@@ -103,6 +103,7 @@ fn part<E: EntityTrait>(
     }
     .limit(seek.limit + 1);
     let probe = match seek.toward {
+        _ if !seek.near_side => None,
         Toward::Older => seek.after.as_ref().map(|key| before(matching, key)),
         Toward::Newer => seek.before.as_ref().map(|key| after(matching, key)),
     }
@@ -491,12 +492,14 @@ mod tests {
                 limit: 50,
                 after: Some(key(Kind::Comm)),
                 before: None,
+                near_side: true,
             },
             Seek {
                 toward: Toward::Newer,
                 limit: 7,
                 after: Some(key(Kind::Media)),
                 before: Some(key(Kind::Comm)),
+                near_side: true,
             },
         ];
         let year_ago = TimeRange {

@@ -447,6 +447,7 @@ mod tests {
                 limit: 3,
                 after: after.clone(),
                 before: before.clone(),
+                near_side: true,
             })
         };
         let mut seen = 0;

@@ -68,11 +68,12 @@ struct Args {
     /// How long the in-process ceiling runs.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     ceiling_duration: Duration,
-    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,W1 (W1 writes: last).
+    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1 (W1 and I1 write:
+    /// last).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,W1"
+        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1"
     )]
     only: Vec<String>,
     /// `sqlite` (a cached file under target/bench-data) or a PostgreSQL URL
@@ -113,6 +114,9 @@ const Q1: &str = "query($c: String!) { comms(customerId: $c, limit: 100) { total
 const Q2: &str = "query($o: String!) { media(orderId: $o) { total items { id customerId orderId filename nextcloudPath mimeType direction tags uploadedBy createdAt } } }";
 const Q3: &str = "query($c: String!) { comms(customerId: $c, type: EMAIL, direction: INBOUND, limit: 20) { total entries { id type direction subject occurredAt } } }";
 const W1: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
+const I1: &str = "mutation($i: [CommCreateInput!]!) { ingestComms(inputs: $i) { created duplicates rejected } }";
+/// Inputs per I1 call: half of them repeat the other half's message ids.
+const I1_INPUTS: usize = 100;
 
 /// What T1 and T2 select of a timeline page: every field of a comm (as Q1) and of a media
 /// item. `customerId` and `direction` of a media item are aliased: they differ in type from a
@@ -302,8 +306,36 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
                     })),
                 }
             }
+            "I1" => {
+                let query = serde_json::to_string(I1).expect("a string serialises");
+                Workload {
+                    name: "I1",
+                    what: "ingestComms of 100 emails: 50 new messages, each sent twice",
+                    concurrency: args.write_concurrency,
+                    make: Make::Ready(Arc::new(move |rng: &mut Rng| {
+                        // 50 fresh message ids (64 random bits each), every one twice in the
+                        // batch: the second is a DUPLICATE found in the same transaction.
+                        let ids: Vec<u64> = (0..I1_INPUTS / 2).map(|_| rng.next_u64()).collect();
+                        let inputs: Vec<String> = (0..I1_INPUTS)
+                            .map(|i| {
+                                let id = ids[(i * 7) % ids.len()];
+                                let customer = data::customer_id(id % customers);
+                                format!(
+                                    r#"{{"customerId":"{customer}","type":"EMAIL","direction":"INBOUND","extMessageId":"<{id:016x}@i1.bench>","subject":"Re: order {id}","body":"Imported by the mail connector."}}"#
+                                )
+                            })
+                            .collect();
+                        Bytes::from(format!(
+                            r#"{{"query":{query},"variables":{{"i":[{}]}}}}"#,
+                            inputs.join(",")
+                        ))
+                    })),
+                }
+            }
             other => {
-                anyhow::bail!("unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,W1)")
+                anyhow::bail!(
+                    "unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1)"
+                )
             }
         });
     }
@@ -559,6 +591,12 @@ async fn sanity(
                         s["mediaCount"]
                     )
                 }
+                "I1" => format!(
+                    "{} created, {} duplicates, {} rejected",
+                    data["ingestComms"]["created"],
+                    data["ingestComms"]["duplicates"],
+                    data["ingestComms"]["rejected"]
+                ),
                 _ => format!("created {}", data["createComm"]["id"]),
             };
             format!("HTTP 200, {summary}, {} bytes", body.len())
@@ -928,6 +966,15 @@ async fn main() -> anyhow::Result<()> {
         let _ = writeln!(report, "\n{note}");
     }
     issue_15_ratios(&mut report, &results, full_pages_ms);
+    if let Some(i1) = results.iter().find(|m| m.name == "I1" && m.requests > 0) {
+        let inputs = i1.rps * I1_INPUTS as f64;
+        let _ = writeln!(
+            report,
+            "\n**I1: {:.0} calls/s × {I1_INPUTS} inputs = {inputs:.0} inputs/s** (target ≥ 20,000, \
+             `synchronous=FULL`), half of them duplicates.",
+            i1.rps
+        );
+    }
     let _ = writeln!(report, "\n## Ceiling\n");
     let ceiling_cpu = if is_pg {
         "this process plus all PostgreSQL processes"

@@ -11,6 +11,7 @@
 //! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, opening and migrating the database | `model`, `config` |
 //! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), the time format | nothing of the crate |
 //! | [`error`] | [`ServiceError`], free of transport concerns; mapped once at each edge | `store` (its error) |
+//! | [`import`] | `crm-comms import`: an NDJSON file through the service's ingest | `service`, `model`, `http` (the REST body decoding), `graphql` (field names) |
 //! | [`auth`], [`config`], [`telemetry`] | credentials, CLI/env configuration, log set-up | `error`, `config` |
 //!
 //! Below them, the `entity` crate (SeaORM entities, the seed's enums) and the `migration`

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 /// (5: SQLite order indexes without `julianday`; 6: the inbox index `idx_crm_comms_log_time`
 /// of migration `m20261202_000005_inbox_order`, which `crm-comms migrate` creates before the
 /// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
-/// index carries `type` and `direction` on PostgreSQL).
-pub const GENERATOR_VERSION: u32 = 7;
+/// index carries `type` and `direction` on PostgreSQL; 8: the ingest index of migration
+/// `m20261203_000006_ingest_keys`).
+pub const GENERATOR_VERSION: u32 = 8;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

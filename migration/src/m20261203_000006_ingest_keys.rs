@@ -17,11 +17,13 @@ impl MigrationName for Migration {
     }
 }
 
-/// The index this migration creates on SQLite: partial, only rows with a message id (a plain
-/// column and a `WHERE` every SQLite since 3.8 reads alike).
+/// The index this migration creates on SQLite: partial, only rows with a message id (plain
+/// columns and a `WHERE` every SQLite since 3.8 reads alike), and covering the lookup (the
+/// oldest `(created_at, id)` of a key) so that the planner prefers it to the customer's
+/// timeline index.
 pub const SQLITE_INDEXES: [&str; 1] = [
     "CREATE INDEX IF NOT EXISTS idx_crm_comms_log_ext ON crm_comms_log \
-     (ext_message_id, customer_id, type) WHERE ext_message_id IS NOT NULL",
+     (ext_message_id, customer_id, type, created_at, id) WHERE ext_message_id IS NOT NULL",
 ];
 
 #[async_trait::async_trait]

@@ -21,7 +21,6 @@
 use super::StoreError;
 use super::exact::text_is;
 use super::sqlite::reader::bind;
-use super::writer::{WriteOp, statement};
 use crate::model::Ingested;
 use entity::comm;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
@@ -63,10 +62,14 @@ fn existing_statement(row: &comm::Model, backend: DatabaseBackend) -> Option<Sta
     )
 }
 
+/// Builds the statement that inserts a comm (the writer's).
+pub(super) type InsertComm = fn(&comm::Model, DatabaseBackend) -> Statement;
+
 /// Applies an ingest batch on the SQLite writer's connection (inside its transaction).
 pub(super) fn apply_sqlite(
     conn: &rusqlite::Connection,
     rows: &[comm::Model],
+    insert: InsertComm,
 ) -> rusqlite::Result<Vec<Ingested>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -79,7 +82,7 @@ pub(super) fn apply_sqlite(
                 continue;
             }
         }
-        let insert = statement(&WriteOp::InsertComm(row.clone()), DatabaseBackend::Sqlite);
+        let insert = insert(row, DatabaseBackend::Sqlite);
         let mut prepared = conn.prepare_cached(&insert.sql)?;
         bind(&mut prepared, &insert)?;
         prepared.raw_execute()?;
@@ -111,21 +114,17 @@ fn keys_sql(backend: DatabaseBackend) -> [&'static str; 3] {
     }
 }
 
-/// Inserts or locks the key row of every comm with a key in the ingests of `ops`, in key
-/// order; returns the comm each stands for.
-pub(super) async fn lock_keys(
+/// Inserts or locks the key row of every one of `rows` (all the ingests of a batch) that has
+/// a key, in key order; returns the comm each stands for.
+pub(super) async fn lock_keys<'a>(
     txn: &DatabaseTransaction,
     backend: DatabaseBackend,
-    ops: &[&WriteOp],
+    rows: impl Iterator<Item = &'a comm::Model>,
 ) -> Result<Locks, StoreError> {
     let mut wanted = BTreeMap::new();
-    for op in ops {
-        if let WriteOp::Ingest(rows) = op {
-            for row in rows {
-                if let Some(hash) = key_hash(row) {
-                    wanted.entry(hash).or_insert_with(|| row.id.clone());
-                }
-            }
+    for row in rows {
+        if let Some(hash) = key_hash(row) {
+            wanted.entry(hash).or_insert_with(|| row.id.clone());
         }
     }
     if wanted.is_empty() || backend == DatabaseBackend::Sqlite {
@@ -167,6 +166,7 @@ pub(super) async fn apply_pool(
     backend: DatabaseBackend,
     rows: &[comm::Model],
     locks: &Locks,
+    insert: InsertComm,
 ) -> Result<Vec<Ingested>, StoreError> {
     let [_, _, update] = keys_sql(backend);
     // The comm each key stands for as this batch goes on (its own rows included).
@@ -188,8 +188,7 @@ pub(super) async fn apply_pool(
         if let Some(hash) = &hash {
             repoint(txn, backend, update, &mut current, hash, &row.id).await?;
         }
-        txn.execute_raw(statement(&WriteOp::InsertComm(row.clone()), backend))
-            .await?;
+        txn.execute_raw(insert(row, backend)).await?;
         out.push(Ingested::Created);
     }
     Ok(out)
@@ -259,5 +258,41 @@ impl super::Store {
                 Ok(out)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::reads::tests::plan;
+
+    /// The key lookup of an ingest reads its covering partial index: no sort, no scan of a
+    /// customer's timeline.
+    #[tokio::test]
+    async fn sqlite_key_lookup_reads_its_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        crate::store::migrate(&crate::config::DbConfig::for_url(url))
+            .await
+            .unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let row = comm::Model {
+            id: "id".into(),
+            customer_id: "c".into(),
+            comm_type: entity::CommType::Email,
+            direction: entity::CommDirection::Inbound,
+            subject: None,
+            body: None,
+            attachments: None,
+            ext_message_id: Some("<m@x>".into()),
+            logged_by: None,
+            occurred_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let lookup = existing_statement(&row, DatabaseBackend::Sqlite).unwrap();
+        let plan = plan(&conn, lookup);
+        assert!(plan.contains("COVERING INDEX idx_crm_comms_log_ext"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

@@ -172,13 +172,17 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
     let result = async {
         // Every ingest key of the batch is locked first, in one order: concurrent batches
         // (other replicas) cannot deadlock on them.
-        let locks = super::ingest::lock_keys(&txn, backend, ops).await?;
+        let ingested = ops.iter().flat_map(|op| match op {
+            WriteOp::Ingest(rows) => &rows[..],
+            _ => &[],
+        });
+        let locks = super::ingest::lock_keys(&txn, backend, ingested).await?;
         let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
             applied.push(match op {
-                WriteOp::Ingest(rows) => {
-                    Applied::Ingested(super::ingest::apply_pool(&txn, backend, rows, &locks).await?)
-                }
+                WriteOp::Ingest(rows) => Applied::Ingested(
+                    super::ingest::apply_pool(&txn, backend, rows, &locks, insert_comm).await?,
+                ),
                 op => Applied::Rows(
                     txn.execute_raw(statement(op, backend))
                         .await?
@@ -219,6 +223,11 @@ fn json_value<T: Serialize>(backend: DatabaseBackend, list: &T) -> Value {
             .expect("lists of strings serialise")
             .into(),
     }
+}
+
+/// The statement that inserts `row` (for [`super::ingest`], which decides whether to).
+pub(super) fn insert_comm(row: &comm::Model, backend: DatabaseBackend) -> Statement {
+    statement(&WriteOp::InsertComm(row.clone()), backend)
 }
 
 /// The one statement of a write (an ingest runs several: [`super::ingest`]).

@@ -5,7 +5,7 @@
 use super::reader::bind;
 use crate::store::StoreError;
 use crate::store::ingest;
-use crate::store::writer::{Applied, Target, WriteOp, statement};
+use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statement};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
@@ -21,7 +21,11 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
         let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
             if let WriteOp::Ingest(rows) = op {
-                applied.push(Applied::Ingested(ingest::apply_sqlite(conn, rows)?));
+                applied.push(Applied::Ingested(ingest::apply_sqlite(
+                    conn,
+                    rows,
+                    insert_comm,
+                )?));
                 continue;
             }
             let stmt = statement(op, DatabaseBackend::Sqlite);

@@ -114,7 +114,8 @@ const Q1: &str = "query($c: String!) { comms(customerId: $c, limit: 100) { total
 const Q2: &str = "query($o: String!) { media(orderId: $o) { total items { id customerId orderId filename nextcloudPath mimeType direction tags uploadedBy createdAt } } }";
 const Q3: &str = "query($c: String!) { comms(customerId: $c, type: EMAIL, direction: INBOUND, limit: 20) { total entries { id type direction subject occurredAt } } }";
 const W1: &str = "mutation($i: CommCreateInput!) { createComm(input: $i) { id } }";
-const I1: &str = "mutation($i: [CommCreateInput!]!) { ingestComms(inputs: $i) { created duplicates rejected } }";
+const I1: &str =
+    "mutation($i: [CommCreateInput!]!) { ingestComms(inputs: $i) { created duplicates rejected } }";
 /// Inputs per I1 call: half of them repeat the other half's message ids.
 const I1_INPUTS: usize = 100;
 

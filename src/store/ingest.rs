@@ -292,7 +292,10 @@ mod tests {
         };
         let lookup = existing_statement(&row, DatabaseBackend::Sqlite).unwrap();
         let plan = plan(&conn, lookup);
-        assert!(plan.contains("COVERING INDEX idx_crm_comms_log_ext"), "{plan}");
+        assert!(
+            plan.contains("COVERING INDEX idx_crm_comms_log_ext"),
+            "{plan}"
+        );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

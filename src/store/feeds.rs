@@ -11,7 +11,7 @@
 use super::exact::text_is;
 use super::reads::{comm_query, media_query, newest_first, project};
 use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
-use super::writer::time_value;
+use super::values::time_value;
 use super::{Reader, Store, StoreError};
 use crate::model::cursor::{Kind, Toward};
 use crate::model::{

@@ -12,6 +12,7 @@ mod feeds;
 mod ingest;
 mod reads;
 pub mod sqlite;
+mod values;
 pub mod writer;
 
 pub use db::{connect, migrate};

@@ -3,7 +3,7 @@
 use super::StoreError;
 use super::exact::text_is;
 use super::sqlite::reader as sqlite_reader;
-use super::writer::time_value;
+use super::values::time_value;
 use super::{Reader, Store};
 use crate::model::{CommColumns, CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};

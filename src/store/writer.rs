@@ -12,15 +12,14 @@
 
 use super::StoreError;
 use super::exact::text_is;
-use crate::model::{CommPatch, Ingested, time};
-use chrono::{DateTime, Utc};
+use super::values::{json_value, time_value};
+use crate::model::{CommPatch, Ingested};
 use entity::{comm, media};
-use sea_orm::sea_query::{Query, Value};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseConnection, IsolationLevel,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most writes committed together.
@@ -202,26 +201,6 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
             let _ = txn.rollback().await;
             Err(err)
         }
-    }
-}
-
-/// A timestamp as the backend stores it: fixed-format TEXT on SQLite, native elsewhere.
-pub(super) fn time_value(backend: DatabaseBackend, t: DateTime<Utc>) -> Value {
-    match backend {
-        DatabaseBackend::Sqlite => time::sqlite_text(t).into(),
-        _ => t.into(),
-    }
-}
-
-/// A JSON list as the backend stores it: TEXT on SQLite (seed encoding), JSON elsewhere.
-fn json_value<T: Serialize>(backend: DatabaseBackend, list: &T) -> Value {
-    match backend {
-        DatabaseBackend::Sqlite => serde_json::to_string(list)
-            .expect("lists of strings serialise")
-            .into(),
-        _ => serde_json::to_value(list)
-            .expect("lists of strings serialise")
-            .into(),
     }
 }
 

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 /// of migration `m20261202_000005_inbox_order`, which `crm-comms migrate` creates before the
 /// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
 /// index carries `type` and `direction` on PostgreSQL; 8: the ingest index of migration
-/// `m20261203_000006_ingest_keys`).
-pub const GENERATOR_VERSION: u32 = 8;
+/// `m20261203_000006_ingest_keys`; 9: the SQLite inbox index covers all but the large columns).
+pub const GENERATOR_VERSION: u32 = 9;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

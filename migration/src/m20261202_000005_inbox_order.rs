@@ -3,7 +3,9 @@
 //! walks, never by sorting all rows.
 //!
 //! It also carries `type` and `direction` (on PostgreSQL as `INCLUDE` columns), the filters an
-//! inbox usually has, so rows that do not match are skipped without reading the table.
+//! inbox usually has, so rows that do not match are skipped without reading the table. On
+//! SQLite it carries every column but the two large ones (`body`, `attachments`), so an inbox
+//! page that does not show them is read from the index alone, like a customer's timeline.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -19,7 +21,8 @@ impl MigrationName for Migration {
 /// The index this migration creates on SQLite.
 pub const SQLITE_INDEXES: [&str; 1] = [
     "CREATE INDEX IF NOT EXISTS idx_crm_comms_log_time ON crm_comms_log \
-     (occurred_at, id, type, direction)",
+     (occurred_at, id, type, direction, customer_id, subject, ext_message_id, logged_by, \
+     created_at)",
 ];
 
 #[async_trait::async_trait]

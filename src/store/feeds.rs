@@ -544,6 +544,22 @@ mod tests {
             assert!(!plan.contains("TEMP B-TREE"), "{plan}");
             assert!(!plan.starts_with("SCAN crm_"), "{plan}");
         };
+        // An inbox page without the large columns is read from the index alone.
+        let lean = CommColumns {
+            body: false,
+            attachments: false,
+        };
+        for (filter, index) in &comms {
+            let part = part(
+                sqlite,
+                project(comm_query(filter, sqlite), lean),
+                COMM_KEY,
+                Kind::Comm,
+                &seeks[0],
+            );
+            let plan = plan(&conn, part.rows);
+            assert!(plan.contains(&format!("COVERING INDEX {index}")), "{plan}");
+        }
         for seek in &seeks {
             for (filter, index) in &comms {
                 let matching = project(comm_query(filter, sqlite), CommColumns::ALL);

@@ -400,6 +400,13 @@ async fn openapi_routes_answer_as_documented(app: &TestApp) {
                     format!("/api/crm/comms/{}", comm["id"].as_str().unwrap()),
                     Some(json!({ "subject": "s" })),
                 ),
+                ("post", "/api/crm/comms/ingest") => (
+                    path.clone(),
+                    Some(json!({ "inputs": [
+                        { "customer_id": "c", "type": "email", "direction": "inbound", "ext_message_id": "<openapi>" },
+                        { "customer_id": "", "type": "email", "direction": "inbound" }
+                    ] })),
+                ),
                 ("get", "/api/crm/media/") => (path.clone(), None),
                 ("post", "/api/crm/media/") => (
                     path.clone(),
@@ -439,7 +446,7 @@ async fn openapi_routes_answer_as_documented(app: &TestApp) {
         assert_eq!(status, StatusCode::NO_CONTENT);
         checked += 1;
     }
-    assert_eq!(checked, 8, "every documented operation was exercised");
+    assert_eq!(checked, 9, "every documented operation was exercised");
 }
 
 /// Recursively checks that `value` has the schema's required properties.

@@ -228,24 +228,8 @@ impl Store {
             &seek,
         );
         let count = total.then(|| count_statement(backend, matching));
-        match &self.read {
-            Reader::Sqlite(lite) => {
-                lite.snapshot(move |conn| {
-                    let (rows, beyond) = sqlite_part(conn, &part, sqlite_reader::comm_row)?;
-                    let total = count.map(|c| sqlite_count(conn, &c)).transpose()?;
-                    Ok(finish(rows, &seek, beyond, total))
-                })
-                .await
-            }
-            Reader::Pool(db) => {
-                let (rows, beyond) = pool_part::<comm::Entity>(db, part).await?;
-                let total = match count {
-                    Some(c) => Some(pool_count(db, c).await?),
-                    None => None,
-                };
-                Ok(finish(rows, &seek, beyond, total))
-            }
-        }
+        self.slice::<comm::Entity>(part, count, seek, sqlite_reader::comm_row)
+            .await
     }
 
     /// A page of media matching `filter`, as `seek` says, and the number of all matches when
@@ -260,17 +244,33 @@ impl Store {
         let matching = media_query(filter, backend);
         let part = part(backend, matching.clone(), MEDIA_KEY, Kind::Media, &seek);
         let count = total.then(|| count_statement(backend, matching));
+        self.slice::<media::Entity>(part, count, seek, sqlite_reader::media_row)
+            .await
+    }
+
+    /// Runs one table's `part` and, when given, `count`: on SQLite in one snapshot.
+    async fn slice<E>(
+        &self,
+        part: Part,
+        count: Option<Statement>,
+        seek: Seek,
+        decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
+    ) -> Result<Slice<E::Model>, StoreError>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync + 'static,
+    {
         match &self.read {
             Reader::Sqlite(lite) => {
                 lite.snapshot(move |conn| {
-                    let (rows, beyond) = sqlite_part(conn, &part, sqlite_reader::media_row)?;
+                    let (rows, beyond) = sqlite_part(conn, &part, decode)?;
                     let total = count.map(|c| sqlite_count(conn, &c)).transpose()?;
                     Ok(finish(rows, &seek, beyond, total))
                 })
                 .await
             }
             Reader::Pool(db) => {
-                let (rows, beyond) = pool_part::<media::Entity>(db, part).await?;
+                let (rows, beyond) = pool_part::<E>(db, part).await?;
                 let total = match count {
                     Some(c) => Some(pool_count(db, c).await?),
                     None => None,

@@ -68,12 +68,12 @@ struct Args {
     /// How long the in-process ceiling runs.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     ceiling_duration: Duration,
-    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1 (W1 and I1 write:
+    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1 (W1 and I1 write:
     /// last).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1"
+        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1"
     )]
     only: Vec<String>,
     /// `sqlite` (a cached file under target/bench-data) or a PostgreSQL URL
@@ -146,6 +146,8 @@ const T2: &str = concat!(
 );
 const T3: &str = "query($from: DateTime!, $until: DateTime!) { commsConnection(filter: {types: [EMAIL, WHATSAPP], directions: [INBOUND], occurredAt: {from: $from, until: $until}}, first: 20) { nodes { id type direction subject occurredAt } } }";
 const T4: &str = "query($c: String!) { commsSummary(customerId: $c) { customerId total byType { type count } byDirection { direction count } firstAt lastAt lastInboundAt lastOutboundAt awaitingReplySince mediaCount } }";
+const S1: &str = "query($c: String!, $s: String!) { commsConnection(filter: {customerId: $c, search: $s}, first: 20) { nodes { id type direction subject occurredAt } } }";
+const S2: &str = "query($s: String!) { commsConnection(filter: {search: $s}, first: 20) { nodes { id customerId type direction subject occurredAt } } }";
 const T5: &str = "query($until: DateTime!) { commsConnection(filter: {directions: [INBOUND], occurredAt: {until: $until}}, first: 50) { nodes { id customerId type direction subject body attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt } } }";
 /// Customers T2 prepares page 3 for (the measured requests draw among them at random).
 const T2_CUSTOMERS: usize = 2_000;
@@ -292,6 +294,29 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
                     let _ = write!(out, r#"{{"until":"{}"}}"#, data::rfc3339(until));
                 })),
             },
+            // A word of the bodies' vocabulary (every customer's ~100 bodies hold most of
+            // them; a few are rarer, being German).
+            "S1" => Workload {
+                name: "S1",
+                what: "search a customer's comms for a word of the bodies, 20, few fields",
+                concurrency: args.concurrency,
+                make: Make::Ready(with_variables(S1, move |rng, out| {
+                    let _ = write!(
+                        out,
+                        r#"{{"c":"{}","s":"{}"}}"#,
+                        data::customer_id(rng.below(customers)),
+                        data::search_word(rng)
+                    );
+                })),
+            },
+            "S2" => Workload {
+                name: "S2",
+                what: "search all customers' comms for a word of the bodies, 20, few fields",
+                concurrency: 8,
+                make: Make::Ready(with_variables(S2, |rng, out| {
+                    let _ = write!(out, r#"{{"s":"{}"}}"#, data::search_word(rng));
+                })),
+            },
             "W1" => {
                 let query = serde_json::to_string(W1).expect("a string serialises");
                 Workload {
@@ -335,7 +360,7 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
             }
             other => {
                 anyhow::bail!(
-                    "unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,W1,I1)"
+                    "unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1)"
                 )
             }
         });
@@ -566,6 +591,17 @@ async fn sanity(
                     Some(&["EMAIL", "WHATSAPP"]),
                 ),
                 "T5" => connection_summary(&data["commsConnection"], &variables, None),
+                "S1" | "S2" => format!(
+                    "search {}{}: {} rows",
+                    variables["s"],
+                    variables["c"]
+                        .as_str()
+                        .map(|c| format!(" of {c}"))
+                        .unwrap_or_default(),
+                    data["commsConnection"]["nodes"]
+                        .as_array()
+                        .map_or(0, Vec::len)
+                ),
                 "T4" => {
                     let s = &data["commsSummary"];
                     let counts = |list: &serde_json::Value, key: &str| {
@@ -974,6 +1010,23 @@ async fn main() -> anyhow::Result<()> {
             "\n**I1: {:.0} calls/s × {I1_INPUTS} inputs = {inputs:.0} inputs/s** (target ≥ 20,000, \
              `synchronous=FULL`), half of them duplicates.",
             i1.rps
+        );
+    }
+    let find = |name: &str| results.iter().find(|m| m.name == name && m.requests > 0);
+    if let (Some(s1), Some(q3)) = (find("S1"), find("Q3")) {
+        let _ = writeln!(
+            report,
+            "\n**S1 ÷ Q3 = {:.0} ÷ {:.0} = {:.2}** (target ≥ 1).",
+            s1.rps,
+            q3.rps,
+            s1.rps / q3.rps
+        );
+    }
+    if let Some(s2) = find("S2") {
+        let _ = writeln!(
+            report,
+            "\n**S2: p99 {:.1} ms at concurrency {}** (target ≤ 50 ms), {:.0} req/s.",
+            s2.p99_ms, s2.concurrency, s2.rps
         );
     }
     let _ = writeln!(report, "\n## Ceiling\n");

@@ -26,7 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations, then serve (the default).
     Serve,
-    /// Apply pending migrations and exit.
+    /// Apply pending migrations, build the search index of rows that existed before it
+    /// (progress in the log), and exit.
     Migrate,
     /// Print the GraphQL schema (SDL) or write it to a file.
     ExportSchema {
@@ -222,6 +223,15 @@ pub struct DbConfig {
         global = true
     )]
     pub sqlite_busy_timeout_ms: u64,
+    /// How often, in milliseconds, the search index picks up rows that another process (the
+    /// seed's Python backend) wrote into the SQLite file.
+    #[arg(
+        long,
+        env = "CRM_SEARCH_POLL_MS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub search_poll_ms: u64,
 }
 
 impl DbConfig {
@@ -234,6 +244,7 @@ impl DbConfig {
             db_statement_timeout_ms: 30_000,
             sqlite_synchronous: SqliteSynchronous::Full,
             sqlite_busy_timeout_ms: 5_000,
+            search_poll_ms: 1_000,
         }
     }
 

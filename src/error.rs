@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// The database could not serve the call now (unreachable, pool exhausted, busy, full,
     /// read-only); worth a retry.
     Unavailable(StoreError),
+    /// A part of the database crm-comms builds itself is not ready yet (the search index,
+    /// while it is built for rows that existed before it); the message says how far it is.
+    NotReady(String),
     /// Anything else.
     Internal(StoreError),
 }
@@ -43,6 +46,7 @@ impl ServiceError {
             Self::Unauthenticated(why) => why.clone(),
             Self::Forbidden => "this credential may only read".into(),
             Self::Unavailable(_) => "the database is temporarily unavailable, try again".into(),
+            Self::NotReady(why) => why.clone(),
             Self::Internal(_) => "internal server error".into(),
         }
     }

@@ -55,6 +55,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             crm_comms::store::migrate(&cli.db).await?;
             tracing::info!("migrations applied");
+            // The one-time work a first start would do in the background: the search index
+            // of rows that existed before it.
+            let (store, writer) = crm_comms::store::Store::open(&cli.db).await?;
+            store.search_built().await;
+            drop(store);
+            writer.await?;
         }
         Command::Serve => {
             let config = crm_comms::config::AppConfig {

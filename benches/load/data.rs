@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 /// of migration `m20261202_000005_inbox_order`, which `crm-comms migrate` creates before the
 /// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
 /// index carries `type` and `direction` on PostgreSQL; 8: the ingest index of migration
-/// `m20261203_000006_ingest_keys`; 9: the SQLite inbox index covers all but the large columns).
-pub const GENERATOR_VERSION: u32 = 9;
+/// `m20261203_000006_ingest_keys`; 9: the SQLite inbox index covers all but the large columns;
+/// 10: the search index of migration `m20261204_000007_search`, built by `crm-comms migrate`).
+pub const GENERATOR_VERSION: u32 = 10;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]
@@ -267,6 +268,16 @@ const WORDS: &[&str] = &[
     "far",
     "schedule",
 ];
+
+/// A word of the bodies' vocabulary to search for: letters only, four or more of them.
+pub fn search_word(rng: &mut Rng) -> &'static str {
+    let words: Vec<&'static str> = WORDS
+        .iter()
+        .copied()
+        .filter(|w| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
+        .collect();
+    words[rng.below(words.len() as u64) as usize]
+}
 
 const SUBJECT_WORDS: &[&str] = &[
     "Quote",

@@ -118,6 +118,17 @@ pub async fn generate(admin_url: &str, params: Params, server: &Path) -> anyhow:
     sqlx::raw_sql("VACUUM ANALYZE crm_media")
         .execute(&mut conn)
         .await?;
+    // Rows loaded behind crm-comms' back: its search index is built by `migrate`, as on a
+    // first start over an existing database.
+    sqlx::raw_sql("UPDATE crm_search_state SET done = FALSE, after_id = NULL")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    crate::server::migrate(server, &url)?;
+    let mut conn = PgConnection::connect(&url).await?;
+    sqlx::raw_sql("VACUUM ANALYZE crm_comms_search")
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     Ok(url)
 }

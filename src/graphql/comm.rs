@@ -306,7 +306,9 @@ pub struct CommFilterInput {
     pub logged_by: Option<String>,
     /// Only the one(s) with exactly this origin message id.
     pub ext_message_id: Option<String>,
-    /// Words to find in subject and body (not supported yet: refused with BAD_USER_INPUT).
+    /// Words to find in subject and body: each word matches a whole word or a word prefix,
+    /// ignoring case and accents; all must match; `"quoted words"` must occur together, in
+    /// order. Results keep the connection's order.
     pub search: Option<String>,
 }
 

@@ -11,6 +11,7 @@ pub fn code(err: &ServiceError) -> &'static str {
         ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
         ServiceError::Forbidden => "FORBIDDEN",
         ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        ServiceError::NotReady(_) => "NOT_READY",
         ServiceError::Internal(_) => "INTERNAL_SERVER_ERROR",
     }
 }

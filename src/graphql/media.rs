@@ -282,8 +282,9 @@ pub struct MediaFilterInput {
     pub tags: Option<TagFilter>,
     /// Only those recorded in this range.
     pub created_at: Option<TimeRange>,
-    /// Words to find in the filename and tags (not supported yet: refused with
-    /// BAD_USER_INPUT).
+    /// Words to find in the file name and tags: each word matches a whole word or a word
+    /// prefix, ignoring case and accents; all must match; `"quoted words"` must occur
+    /// together, in order. Results keep the connection's order.
     pub search: Option<String>,
 }
 

@@ -5,6 +5,7 @@
 //! use it without importing each other.
 
 pub mod cursor;
+pub mod search;
 pub mod time;
 
 pub use cursor::{Feed, FeedItem, Key, Kind, Seek, Slice, Toward};

@@ -139,7 +139,7 @@ fn validate_filter(filter: &CommFilter) -> Result<()> {
     if let Some(id) = &filter.ext_message_id {
         validate::max_len("filter.ext_message_id", id, validate::MAX_SHORT_CHARS)?;
     }
-    validate::no_search("filter.search", &filter.search)
+    validate::search("filter.search", &filter.search)
 }
 
 impl Service {
@@ -258,6 +258,9 @@ impl Service {
         total: bool,
     ) -> Result<Slice<comm::Model>> {
         validate_filter(filter)?;
+        if filter.search.is_some() {
+            super::search_ready(&self.store, crate::store::search::Table::Comms)?;
+        }
         let seek = validate::seek(Feed::Comms, window)?;
         Ok(self.store.comm_slice(filter, seek, columns, total).await?)
     }

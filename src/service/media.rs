@@ -51,7 +51,7 @@ fn validate_filter(filter: &MediaFilter) -> Result<()> {
         }
     }
     validate::time_range("filter.created_at", &filter.created_at)?;
-    validate::no_search("filter.search", &filter.search)
+    validate::search("filter.search", &filter.search)
 }
 
 impl Service {
@@ -64,6 +64,9 @@ impl Service {
         total: bool,
     ) -> Result<Slice<media::Model>> {
         validate_filter(filter)?;
+        if filter.search.is_some() {
+            super::search_ready(&self.store, crate::store::search::Table::Media)?;
+        }
         let seek = validate::seek(Feed::Media, window)?;
         Ok(self.store.media_slice(filter, seek, total).await?)
     }

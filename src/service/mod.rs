@@ -35,3 +35,14 @@ impl Service {
         Ok(self.store.ping().await?)
     }
 }
+
+/// `Ok` when `table`'s search index is complete; while it is built for the rows that
+/// existed before it, a search is answered with [`ServiceError::NotReady`] (rather than with
+/// results that would miss rows).
+fn search_ready(store: &Store, table: crate::store::search::Table) -> Result<(), ServiceError> {
+    store.search_ready(table).map_err(|percent| {
+        ServiceError::NotReady(format!(
+            "the search index is being built ({percent}% done); try again shortly"
+        ))
+    })
+}

@@ -207,11 +207,15 @@ pub fn time_range(field: &str, range: &TimeRange) -> Result {
     }
 }
 
-/// Search arrives with the search issue; until then a search is refused, never ignored.
-pub fn no_search(field: &str, search: &Option<String>) -> Result {
-    match search {
-        Some(_) => Err(fail(field, format!("{field} is not supported yet"))),
-        None => Ok(()),
+/// A search string: at least one word, at most [`MAX_SEARCH_CHARS`] characters and
+/// [`MAX_SEARCH_WORDS`] words (see [`crate::model::search`]).
+///
+/// [`MAX_SEARCH_CHARS`]: crate::model::search::MAX_SEARCH_CHARS
+/// [`MAX_SEARCH_WORDS`]: crate::model::search::MAX_SEARCH_WORDS
+pub fn search(field: &str, search: &Option<String>) -> Result {
+    match search.as_deref().map(crate::model::search::Search::parse) {
+        Some(Err(why)) => Err(fail(field, format!("{field} {why}"))),
+        _ => Ok(()),
     }
 }
 

@@ -88,13 +88,21 @@ impl Store {
                 Duration::from_millis(cfg.sqlite_busy_timeout_ms),
                 cfg.acquire_timeout(),
             )?);
+            ensure_search_triggers(&write)?;
             let (writer, task) = Writer::spawn_sqlite(write);
-            return Ok((Store::new(read, writer), task));
+            return Ok((Store::new(read, writer).started(cfg).await?, task));
         }
         let write = connect(cfg, 1).await?;
         let read = Reader::Pool(connect(cfg, default_max_connections(cfg)).await?);
         let (writer, task) = Writer::spawn(write);
-        Ok((Store::new(read, writer), task))
+        Ok((Store::new(read, writer).started(cfg).await?, task))
+    }
+
+    /// Loads the search index's state and starts its upkeep.
+    async fn started(self, cfg: &DbConfig) -> anyhow::Result<Self> {
+        self.load_search_status().await?;
+        self.spawn_search_upkeep(Duration::from_millis(cfg.search_poll_ms.max(10)));
+        Ok(self)
     }
 }
 
@@ -159,6 +167,40 @@ fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     let times = migration::sqlite_times::statements();
     let indexes = migration::sqlite_indexes().map(str::to_owned);
     for statement in times.into_iter().chain(indexes) {
+        sql.push_str(&statement);
+        sql.push(';');
+    }
+    sql.push_str("COMMIT;");
+    if let Err(err) = conn.execute_batch(&sql) {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return Err(err.into());
+    }
+    Ok(())
+}
+
+/// Checks that the triggers feeding the search index's queue are there; if another program
+/// dropped them (by re-creating a seed table), creates them again and rebuilds the index.
+fn ensure_search_triggers(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    let names = migration::m20261204_000007_search::SQLITE_TRIGGERS;
+    let present: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
+            vec!["?"; names.len()].join(", ")
+        ),
+        rusqlite::params_from_iter(names),
+        |row| row.get(0),
+    )?;
+    if present == names.len() as i64 {
+        return Ok(());
+    }
+    tracing::warn!(
+        present,
+        "SQLite search triggers missing; the search index will be rebuilt"
+    );
+    let mut sql = String::from("BEGIN IMMEDIATE;");
+    for statement in migration::m20261204_000007_search::sqlite_rebuild() {
         sql.push_str(&statement);
         sql.push(';');
     }

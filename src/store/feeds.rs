@@ -9,7 +9,11 @@
 //! On SQLite everything a call reads runs in one trip to a reader thread and one snapshot.
 
 use super::exact::text_is;
-use super::reads::{comm_query, media_query, newest_first, project};
+use super::reads::{
+    comm_keys, comm_query, comm_unsearched, media_keys, media_query, media_unsearched,
+    newest_first, parsed, project,
+};
+use super::search::{SqliteSearch, Table, sqlite_ordered};
 use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
 use super::values::time_value;
 use super::{Reader, Store, StoreError};
@@ -117,6 +121,88 @@ fn part<E: EntityTrait>(
         rows: rows.build(backend),
         probe,
     }
+}
+
+/// The rows statement of one table's part of `seek` (see [`part`]), for
+/// [`super::search::sqlite_ordered`], which runs it over each chunk of search candidates.
+pub(super) fn rows_statement<E: EntityTrait>(
+    backend: DatabaseBackend,
+    matching: Select<E>,
+    columns: (E::Column, E::Column),
+    kind: Kind,
+    seek: &Seek,
+) -> Statement {
+    let seek = Seek {
+        near_side: false,
+        ..seek.clone()
+    };
+    part(backend, matching, columns, kind, &seek).rows
+}
+
+/// A search page on SQLite, read in FTS5's document order instead of the part's statement
+/// (see [`super::search::sqlite_ordered`]).
+struct Searched<E: EntityTrait> {
+    search: SqliteSearch,
+    /// The rows matching every other condition, projected.
+    matching: Select<E>,
+    columns: (E::Column, E::Column),
+    kind: Kind,
+}
+
+impl<E: EntityTrait> Searched<E> {
+    /// The part's rows and whether a row lies beyond its near side.
+    fn run<T>(
+        &self,
+        conn: &rusqlite::Connection,
+        seek: &Seek,
+        key: fn(&T) -> (DateTime<Utc>, String),
+        decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<(Vec<T>, bool)> {
+        let ordered = |seek: &Seek| {
+            sqlite_ordered(
+                conn,
+                &self.search,
+                &self.matching,
+                self.columns,
+                self.kind,
+                seek,
+                key,
+                decode,
+            )
+        };
+        let rows = ordered(seek)?;
+        // The near side's probe: one row past the cursor the page starts from.
+        let probe = match seek.toward {
+            _ if !seek.near_side => None,
+            Toward::Older => seek.after.clone().map(|key| Seek {
+                toward: Toward::Newer,
+                limit: 0,
+                after: None,
+                before: Some(key),
+                near_side: false,
+            }),
+            Toward::Newer => seek.before.clone().map(|key| Seek {
+                toward: Toward::Older,
+                limit: 0,
+                after: Some(key),
+                before: None,
+                near_side: false,
+            }),
+        };
+        let beyond = match probe {
+            Some(probe) => !ordered(&probe)?.is_empty(),
+            None => false,
+        };
+        Ok((rows, beyond))
+    }
+}
+
+fn comm_key(row: &comm::Model) -> (DateTime<Utc>, String) {
+    (row.occurred_at, row.id.clone())
+}
+
+fn media_key(row: &media::Model) -> (DateTime<Utc>, String) {
+    (row.created_at, row.id.clone())
 }
 
 fn count_statement<E: EntityTrait>(backend: DatabaseBackend, matching: Select<E>) -> Statement {
@@ -227,9 +313,25 @@ impl Store {
             Kind::Comm,
             &seek,
         );
+        let searched = match (backend, parsed(filter.search.as_deref())) {
+            (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
+                search: SqliteSearch::new(Table::Comms, &search, &comm_keys(filter)),
+                matching: project(comm_unsearched(filter, backend), columns),
+                columns: COMM_KEY,
+                kind: Kind::Comm,
+            }),
+            _ => None,
+        };
         let count = total.then(|| count_statement(backend, matching));
-        self.slice::<comm::Entity>(part, count, seek, sqlite_reader::comm_row)
-            .await
+        self.slice::<comm::Entity>(
+            part,
+            searched,
+            count,
+            seek,
+            comm_key,
+            sqlite_reader::comm_row,
+        )
+        .await
     }
 
     /// A page of media matching `filter`, as `seek` says, and the number of all matches when
@@ -243,17 +345,35 @@ impl Store {
         let backend = self.backend();
         let matching = media_query(filter, backend);
         let part = part(backend, matching.clone(), MEDIA_KEY, Kind::Media, &seek);
+        let searched = match (backend, parsed(filter.search.as_deref())) {
+            (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
+                search: SqliteSearch::new(Table::Media, &search, &media_keys(filter)),
+                matching: media_unsearched(filter, backend),
+                columns: MEDIA_KEY,
+                kind: Kind::Media,
+            }),
+            _ => None,
+        };
         let count = total.then(|| count_statement(backend, matching));
-        self.slice::<media::Entity>(part, count, seek, sqlite_reader::media_row)
-            .await
+        self.slice::<media::Entity>(
+            part,
+            searched,
+            count,
+            seek,
+            media_key,
+            sqlite_reader::media_row,
+        )
+        .await
     }
 
     /// Runs one table's `part` and, when given, `count`: on SQLite in one snapshot.
     async fn slice<E>(
         &self,
         part: Part,
+        searched: Option<Searched<E>>,
         count: Option<Statement>,
         seek: Seek,
+        key: fn(&E::Model) -> (DateTime<Utc>, String),
         decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
     ) -> Result<Slice<E::Model>, StoreError>
     where
@@ -263,7 +383,10 @@ impl Store {
         match &self.read {
             Reader::Sqlite(lite) => {
                 lite.snapshot(move |conn| {
-                    let (rows, beyond) = sqlite_part(conn, &part, decode)?;
+                    let (rows, beyond) = match &searched {
+                        Some(searched) => searched.run(conn, &seek, key, decode)?,
+                        None => sqlite_part(conn, &part, decode)?,
+                    };
                     let total = count.map(|c| sqlite_count(conn, &c)).transpose()?;
                     Ok(finish(rows, &seek, beyond, total))
                 })

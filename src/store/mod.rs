@@ -11,6 +11,7 @@ mod exact;
 mod feeds;
 mod ingest;
 mod reads;
+pub mod search;
 pub mod sqlite;
 mod values;
 pub mod writer;
@@ -27,6 +28,8 @@ pub use writer::{WriteOp, Writer};
 pub struct Store {
     read: Reader,
     writer: Writer,
+    /// Whether the search index is complete (see [`search`]).
+    search: Arc<search::SearchStatus>,
 }
 
 /// Read connections in use and idle.
@@ -46,7 +49,11 @@ pub enum Reader {
 
 impl Store {
     pub fn new(read: Reader, writer: Writer) -> Self {
-        Self { read, writer }
+        Self {
+            read,
+            writer,
+            search: search::new_status(),
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -2,9 +2,11 @@
 
 use super::StoreError;
 use super::exact::text_is;
+use super::search::{Keys, Table, condition};
 use super::sqlite::reader as sqlite_reader;
 use super::values::time_value;
 use super::{Reader, Store};
+use crate::model::search::Search;
 use crate::model::{CommColumns, CommFilter, Listing, MediaFilter, Page, Total, Want};
 use entity::{comm, media};
 use sea_orm::sea_query::{Expr, SimpleExpr, Value};
@@ -28,9 +30,55 @@ pub(super) fn newest_first<E: EntityTrait>(
     query.order_by(time, Order::Desc).order_by(id, Order::Desc)
 }
 
-/// The comms matching `filter` (every condition but `search`, which the service refuses for
-/// now).
+/// The parsed search of a filter (the service has validated it; a search that does not parse
+/// matches nothing rather than everything).
+pub(super) fn parsed(search: Option<&str>) -> Option<Option<Search>> {
+    search.map(|s| Search::parse(s).ok())
+}
+
+/// The condition of a filter's search, if it has one.
+fn search_condition(
+    backend: DatabaseBackend,
+    table: Table,
+    search: Option<&str>,
+    keys: &Keys,
+) -> Option<SimpleExpr> {
+    parsed(search).map(|search| match search {
+        Some(search) => condition(backend, table, &search, keys),
+        None => Expr::cust("1 = 0"),
+    })
+}
+
+/// The comms matching `filter`, its search included.
 pub(super) fn comm_query(filter: &CommFilter, backend: DatabaseBackend) -> Select<comm::Entity> {
+    let keys = comm_keys(filter);
+    comm_unsearched(filter, backend).apply_if(
+        search_condition(backend, Table::Comms, filter.search.as_deref(), &keys),
+        |q, cond| q.filter(cond),
+    )
+}
+
+/// The exact filters SQLite's FTS5 can take as key words.
+pub(super) fn comm_keys(filter: &CommFilter) -> Keys {
+    Keys {
+        customer_id: filter.customer_id.clone(),
+        order_id: None,
+    }
+}
+
+/// The exact filters SQLite's FTS5 can take as key words.
+pub(super) fn media_keys(filter: &MediaFilter) -> Keys {
+    Keys {
+        customer_id: filter.customer_id.clone(),
+        order_id: filter.order_id.clone(),
+    }
+}
+
+/// The comms matching every condition of `filter` but its search.
+pub(super) fn comm_unsearched(
+    filter: &CommFilter,
+    backend: DatabaseBackend,
+) -> Select<comm::Entity> {
     use comm::Column as C;
     let range = |q: Select<comm::Entity>| {
         q.apply_if(filter.occurred_at.from, |q, t| {
@@ -76,8 +124,20 @@ fn has_attachments(backend: DatabaseBackend, wanted: bool) -> SimpleExpr {
     }
 }
 
-/// The media matching `filter` (every condition but `search`).
+/// The media matching `filter`, its search included.
 pub(super) fn media_query(filter: &MediaFilter, backend: DatabaseBackend) -> Select<media::Entity> {
+    let keys = media_keys(filter);
+    media_unsearched(filter, backend).apply_if(
+        search_condition(backend, Table::Media, filter.search.as_deref(), &keys),
+        |q, cond| q.filter(cond),
+    )
+}
+
+/// The media matching every condition of `filter` but its search.
+pub(super) fn media_unsearched(
+    filter: &MediaFilter,
+    backend: DatabaseBackend,
+) -> Select<media::Entity> {
     use media::Column as M;
     media::Entity::find()
         .apply_if(filter.customer_id.as_deref(), |q, c| {

@@ -12,6 +12,7 @@
 
 use super::StoreError;
 use super::exact::text_is;
+use super::search::{Maintained, Touched};
 use super::values::{json_value, time_value};
 use crate::model::{CommPatch, Ingested};
 use entity::{comm, media};
@@ -39,6 +40,9 @@ pub enum WriteOp {
     /// Comms to log unless one with the same `(customer_id, type, ext_message_id)` exists
     /// (see [`super::ingest`]).
     Ingest(Vec<comm::Model>),
+    /// One turn of the search index's upkeep (see [`super::search`]): a chunk of the build,
+    /// and on SQLite other processes' queued changes.
+    Search,
 }
 
 /// What a write did, once committed.
@@ -48,6 +52,8 @@ pub enum Applied {
     Rows(u64),
     /// One outcome per comm of an [`WriteOp::Ingest`].
     Ingested(Vec<Ingested>),
+    /// What a [`WriteOp::Search`] turn did.
+    Search(Maintained),
 }
 
 impl Applied {
@@ -58,6 +64,7 @@ impl Applied {
             Self::Ingested(outcomes) => {
                 outcomes.iter().filter(|o| **o == Ingested::Created).count() as u64
             }
+            Self::Search(_) => 0,
         }
     }
 }
@@ -91,6 +98,14 @@ impl Writer {
         (Self { tx }, task)
     }
 
+    /// A handle that does not keep the writer running (the search upkeep holds one, so that
+    /// the writer stops when the server's handles are gone).
+    pub fn downgrade(&self) -> WeakWriter {
+        WeakWriter {
+            tx: self.tx.downgrade(),
+        }
+    }
+
     /// Applies `op` and returns what it did, once committed.
     pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
@@ -101,6 +116,19 @@ impl Writer {
         answer
             .await
             .map_err(|_| StoreError::unavailable("the writer dropped a write"))?
+    }
+}
+
+/// A [`Writer`] that does not keep the writer task alive.
+#[derive(Clone)]
+pub struct WeakWriter {
+    tx: mpsc::WeakSender<Job>,
+}
+
+impl WeakWriter {
+    /// The writer, while it runs.
+    pub fn upgrade(&self) -> Option<Writer> {
+        self.tx.upgrade().map(|tx| Writer { tx })
     }
 }
 
@@ -177,11 +205,16 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
         });
         let locks = super::ingest::lock_keys(&txn, backend, ingested).await?;
         let mut applied = Vec::with_capacity(ops.len());
+        let mut touched = Touched::default();
         for op in ops {
+            touched.of(op);
             applied.push(match op {
                 WriteOp::Ingest(rows) => Applied::Ingested(
                     super::ingest::apply_pool(&txn, backend, rows, &locks, insert_comm).await?,
                 ),
+                WriteOp::Search => {
+                    Applied::Search(super::search::pool_maintain(&txn, backend).await?)
+                }
                 op => Applied::Rows(
                     txn.execute_raw(statement(op, backend))
                         .await?
@@ -189,6 +222,8 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
                 ),
             });
         }
+        // The search index in the same transaction: searchable once acknowledged.
+        super::search::pool_index_touched(&txn, backend, &touched).await?;
         Ok::<_, StoreError>(applied)
     }
     .await;
@@ -298,5 +333,6 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
                 .and_where(text_is(backend, M::Id, id)),
         ),
         WriteOp::Ingest(_) => unreachable!("an ingest is applied by super::ingest"),
+        WriteOp::Search => unreachable!("search upkeep is applied by super::search"),
     }
 }

@@ -28,6 +28,9 @@
 //! - [`replicas`]: two server processes over one PostgreSQL/MySQL database.
 //! - [`rest`]: the seed's REST API, on every backend.
 //! - [`schema`]: `schema.graphql` matches the code.
+//! - [`search`]: full-text search (`CommFilter.search`, `MediaFilter.search`) on every backend:
+//!   words, prefixes, accents, phrases, special characters, refusals, the index after writes and
+//!   ingest, and (SQLite) rows Python writes while the server runs or before it first starts.
 //! - [`seed_compat`]: databases written by the seed's Python backend are served as they are.
 //! - [`sqlite_order`]: SQLite's exact order key, and a file both SQLite versions find intact.
 //! - [`timeline`]: comms and media in one feed, `commsSummary`, and rows in every stored shape
@@ -56,6 +59,7 @@ mod persisted;
 mod replicas;
 mod rest;
 mod schema;
+mod search;
 mod seed_compat;
 mod sqlite_order;
 mod timeline;

@@ -4,8 +4,8 @@
 
 use super::reader::bind;
 use crate::store::StoreError;
-use crate::store::ingest;
 use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statement};
+use crate::store::{ingest, search};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
@@ -18,8 +18,14 @@ impl Target for rusqlite::Connection {
 fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
     let run = || -> rusqlite::Result<Vec<Applied>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Triggers queue every row this batch changes for the search index (after `mark`).
+        let mark = search::sqlite_queue_mark(conn)?;
         let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
+            if let WriteOp::Search = op {
+                applied.push(Applied::Search(search::sqlite_maintain(conn)?));
+                continue;
+            }
             if let WriteOp::Ingest(rows) = op {
                 applied.push(Applied::Ingested(ingest::apply_sqlite(
                     conn,
@@ -33,6 +39,8 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
             bind(&mut prepared, &stmt)?;
             applied.push(Applied::Rows(prepared.raw_execute()? as u64));
         }
+        // The search index in the same transaction: searchable once acknowledged.
+        search::sqlite_drain(conn, mark, 0)?;
         conn.execute_batch("COMMIT")?;
         Ok(applied)
     };

@@ -8,8 +8,8 @@
 //! | [`http`] | the axum router, middleware, `/graphql`, `/healthz`, serving and shutdown; [`http::rest`] the seed's REST routes | `graphql`, `service`, `auth`, `config`, `model`, `error`, `store` (to open it) |
 //! | [`graphql`] | the schema: one module per entity ([`graphql::comm`], [`graphql::media`]) with its types, queries and mutations; [`graphql::timeline`] merges both | `service`, `model`, `auth`, `error` |
 //! | [`service`] | the seed's `service.py`: rules and validation, shared by GraphQL and REST | `store`, `model`, `error` |
-//! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, opening and migrating the database | `model`, `config` |
-//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), the time format | nothing of the crate |
+//! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, the search index ([`store::search`]), opening and migrating the database | `model`, `config` |
+//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), what a word and a search are ([`model::search`]), the time format | nothing of the crate |
 //! | [`error`] | [`ServiceError`], free of transport concerns; mapped once at each edge | `store` (its error) |
 //! | [`import`] | `crm-comms import`: an NDJSON file through the service's ingest | `service`, `model`, `http` (the REST body decoding), `graphql` (field names) |
 //! | [`auth`], [`config`], [`telemetry`] | credentials, CLI/env configuration, log set-up | `error`, `config` |
@@ -20,7 +20,7 @@
 //!
 //! # Fast paths
 //!
-//! Two places skip the obvious road for speed; each is held equal to it by tests, and
+//! Three places skip the obvious road for speed; each is held equal to it by tests, and
 //! `docs/performance.md` (run with `cargo bench --bench load`) says what it bought.
 //!
 //! - **SQLite through rusqlite** ([`store::SqliteReader`] for reads, [`store::Writer::spawn_sqlite`]
@@ -36,6 +36,13 @@
 //!   instead of one boxed future per field (most of a 100-row timeline's CPU). Held byte-equal
 //!   to the `#[Object]` resolvers by `tests/api/graphql_rows.rs`, which walks the schema's
 //!   fields itself.
+//! - **SQLite search pages in FTS5's document order** ([`store::search`]'s `sqlite_ordered`):
+//!   a connection page with a search reads the newest matching documents first, in growing
+//!   chunks, instead of sorting every match of the condition that counts and offset lists use
+//!   (a common word matches a third of a million rows). Held equal to that condition, sorted,
+//!   by `store::search::tests::ordered_pages_equal_the_sorted_matches` (page walks both ways,
+//!   windows, ties within a second and a microsecond) and by `tests/api/search.rs`, which
+//!   expects the same answers from PostgreSQL and MariaDB.
 
 pub mod auth;
 pub mod config;

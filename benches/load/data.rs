@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 /// rows are loaded: a v5 file would make the server build it on every run's copy; 7: that
 /// index carries `type` and `direction` on PostgreSQL; 8: the ingest index of migration
 /// `m20261203_000006_ingest_keys`; 9: the SQLite inbox index covers all but the large columns;
-/// 10: the search index of migration `m20261204_000007_search`, built by `crm-comms migrate`).
-pub const GENERATOR_VERSION: u32 = 10;
+/// 10: the search index of migration `m20261204_000007_search`, built by `crm-comms migrate`;
+/// 11: its vocabulary and negated document numbers).
+pub const GENERATOR_VERSION: u32 = 11;
 
 /// splitmix64: tiny, fast, and good enough for test data and key sampling.
 #[derive(Clone)]

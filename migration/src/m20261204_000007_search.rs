@@ -4,7 +4,8 @@
 //! of its own; `src/store/search.rs` keeps the tables current and queries them.
 //!
 //! - **SQLite**: an FTS5 table per seed table (contentless, with deletes: it stores the index,
-//!   not a second copy of the text), a map from the FTS row to the seed row's id, and a queue
+//!   not a second copy of the text), a map from the FTS row to the seed row's id, the
+//!   vocabulary (`crm_search_terms`: every word indexed, for prefix searches), and a queue
 //!   that triggers fill on every insert, update and delete of a seed row (plain `INSERT`s, so
 //!   the seed's Python backend, on its own older SQLite, keeps writing as before). crm-comms'
 //!   writer empties the queue in the transaction of its own writes and, every second, for other
@@ -40,7 +41,7 @@ pub const SQLITE_TRIGGERS: [&str; 6] = [
 ];
 
 /// SQLite's search tables and triggers, all create-if-not-exists.
-pub const SQLITE_STATEMENTS: [&str; 12] = [
+pub const SQLITE_STATEMENTS: [&str; 13] = [
     "CREATE TABLE IF NOT EXISTS crm_search_queue (
         seq INTEGER PRIMARY KEY,
         tbl TEXT NOT NULL,
@@ -51,6 +52,7 @@ pub const SQLITE_STATEMENTS: [&str; 12] = [
         done INTEGER NOT NULL,
         after_id TEXT
     )",
+    "CREATE TABLE IF NOT EXISTS crm_search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE VIRTUAL TABLE IF NOT EXISTS crm_comms_fts USING fts5(
         words, content='', contentless_delete=1, tokenize='ascii'
     )",
@@ -165,6 +167,7 @@ impl MigrationTrait for Migration {
         for table in [
             "crm_search_queue",
             "crm_search_state",
+            "crm_search_terms",
             "crm_comms_fts",
             "crm_comms_search_docs",
             "crm_media_fts",

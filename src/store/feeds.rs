@@ -13,7 +13,9 @@ use super::reads::{
     comm_keys, comm_query, comm_unsearched, media_keys, media_query, media_unsearched,
     newest_first, parsed, project,
 };
-use super::search::{SqliteSearch, Table, sqlite_ordered};
+use super::search::{
+    SqliteSearch, Table, comm_model_words, media_model_words, sqlite_ordered, sqlite_scanned,
+};
 use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
 use super::values::time_value;
 use super::{Reader, Store, StoreError};
@@ -145,20 +147,41 @@ struct Searched<E: EntityTrait> {
     search: SqliteSearch,
     /// The rows matching every other condition, projected.
     matching: Select<E>,
+    /// The same with every column the words come from (for [`sqlite_scanned`]).
+    scanned: Select<E>,
     columns: (E::Column, E::Column),
     kind: Kind,
+    words: fn(&E::Model) -> Vec<String>,
+    /// Rows [`sqlite_scanned`] reads before it turns to FTS5.
+    budget: usize,
 }
 
 impl<E: EntityTrait> Searched<E> {
     /// The part's rows and whether a row lies beyond its near side.
-    fn run<T>(
+    fn run(
         &self,
         conn: &rusqlite::Connection,
         seek: &Seek,
-        key: fn(&T) -> (DateTime<Utc>, String),
-        decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<(Vec<T>, bool)> {
+        key: fn(&E::Model) -> (DateTime<Utc>, String),
+        decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
+    ) -> rusqlite::Result<(Vec<E::Model>, bool)> {
         let ordered = |seek: &Seek| {
+            if self.search.keyed()
+                && let Some(rows) = sqlite_scanned(
+                    conn,
+                    &self.search,
+                    &self.scanned,
+                    self.columns,
+                    self.kind,
+                    seek,
+                    key,
+                    decode,
+                    self.words,
+                    self.budget,
+                )?
+            {
+                return Ok(rows);
+            }
             sqlite_ordered(
                 conn,
                 &self.search,
@@ -317,8 +340,11 @@ impl Store {
             (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
                 search: SqliteSearch::new(Table::Comms, &search, &comm_keys(filter)),
                 matching: project(comm_unsearched(filter, backend), columns),
+                scanned: project(comm_unsearched(filter, backend), CommColumns::ALL),
                 columns: COMM_KEY,
                 kind: Kind::Comm,
+                words: comm_model_words,
+                budget: self.scan_budget(),
             }),
             _ => None,
         };
@@ -349,8 +375,11 @@ impl Store {
             (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
                 search: SqliteSearch::new(Table::Media, &search, &media_keys(filter)),
                 matching: media_unsearched(filter, backend),
+                scanned: media_unsearched(filter, backend),
                 columns: MEDIA_KEY,
                 kind: Kind::Media,
+                words: media_model_words,
+                budget: self.scan_budget(),
             }),
             _ => None,
         };

@@ -30,6 +30,8 @@ pub struct Store {
     writer: Writer,
     /// Whether the search index is complete (see [`search`]).
     search: Arc<search::SearchStatus>,
+    /// Rows a search within one customer reads before it asks FTS5 (a test lowers it).
+    scan_budget: usize,
 }
 
 /// Read connections in use and idle.
@@ -53,7 +55,12 @@ impl Store {
             read,
             writer,
             search: search::new_status(),
+            scan_budget: search::SCAN_BUDGET,
         }
+    }
+
+    fn scan_budget(&self) -> usize {
+        self.scan_budget
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -39,10 +39,12 @@
 //! - **SQLite search pages in FTS5's document order** ([`store::search`]'s `sqlite_ordered`):
 //!   a connection page with a search reads the newest matching documents first, in growing
 //!   chunks, instead of sorting every match of the condition that counts and offset lists use
-//!   (a common word matches a third of a million rows). Held equal to that condition, sorted,
+//!   (a common word matches a third of a million rows); within one customer or order it first
+//!   reads that key's rows in order and matches them in Rust (`sqlite_scanned`, with the
+//!   reference matcher `model::search::Search::matches`). Held equal to that condition, sorted,
 //!   by `store::search::tests::ordered_pages_equal_the_sorted_matches` (page walks both ways,
-//!   windows, ties within a second and a microsecond) and by `tests/api/search.rs`, which
-//!   expects the same answers from PostgreSQL and MariaDB.
+//!   windows, ties within a second and a microsecond, the scan giving up mid-page) and by
+//!   `tests/api/search.rs`, which expects the same answers from PostgreSQL and MariaDB.
 
 pub mod auth;
 pub mod config;

@@ -14,45 +14,135 @@
 //! matches as a prefix (`quot` finds "quote"). Nothing else has a meaning: `OR`, `NEAR`, `*`,
 //! `-`, `:` … are words or separators, so no string can be a syntax error in any engine.
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// Longest search string accepted, in characters.
 pub const MAX_SEARCH_CHARS: usize = 1_000;
 /// Most words a search may hold (over all its phrases).
 pub const MAX_SEARCH_WORDS: usize = 32;
+/// Longest word kept, in characters (a longer one is cut: documents and searches alike).
+pub const MAX_WORD_CHARS: usize = 200;
+
+/// Where normalised words go.
+trait Sink {
+    fn word(&mut self, word: &str);
+}
+
+impl Sink for Vec<String> {
+    fn word(&mut self, word: &str) {
+        self.push(word.to_owned());
+    }
+}
+
+/// Normalised words laid out in one buffer, with no allocation per word: for matching many
+/// rows' texts in turn (clear and refill).
+#[derive(Debug, Default)]
+pub struct Words {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Sink for Words {
+    fn word(&mut self, word: &str) {
+        self.text.push_str(word);
+        self.ends.push(self.text.len());
+    }
+}
+
+impl Words {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Appends the words of `text`.
+    pub fn push_text(&mut self, text: &str) {
+        normalise(text, self);
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
 
 /// Appends the words of `text` to `words`, normalised.
 pub fn push_words(text: &str, words: &mut Vec<String>) {
-    let mut word = String::new();
-    let mut flush = |word: &mut String| {
-        if !word.is_empty() {
-            words.push(std::mem::take(word));
+    normalise(text, words);
+}
+
+fn normalise(text: &str, words: &mut impl Sink) {
+    let mut word = Word::default();
+    for c in text.chars() {
+        if c.is_ascii() {
+            // The common case, without the decomposition tables.
+            word.feed(c, words);
+        } else {
+            // NFKD one character at a time: the same words as NFKD of the whole text, since
+            // the only difference, the order of combining marks, is dropped with the marks.
+            decompose_compatible(c, |d| word.feed(d, words));
         }
-    };
-    for c in text.nfkd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        if c.is_alphanumeric() {
+    }
+    word.end(words);
+}
+
+/// The word being read.
+#[derive(Default)]
+struct Word {
+    text: String,
+    chars: usize,
+}
+
+impl Word {
+    /// One decomposed character: a mark is dropped, a letter or digit lowercased and folded
+    /// onto the word, anything else ends it.
+    fn feed(&mut self, c: char, words: &mut impl Sink) {
+        if c.is_ascii_alphanumeric() {
+            self.push(c.to_ascii_lowercase());
+        } else if c.is_ascii() {
+            self.end(words);
+        } else if is_combining_mark(c) {
+        } else if c.is_alphanumeric() {
             for lower in c.to_lowercase() {
                 match lower {
-                    'ß' => word.push_str("ss"),
-                    'æ' => word.push_str("ae"),
-                    'œ' => word.push_str("oe"),
-                    'ø' => word.push('o'),
-                    'ł' => word.push('l'),
-                    'đ' => word.push('d'),
-                    'þ' => word.push_str("th"),
-                    'ı' => word.push('i'),
-                    other => word.push(other),
+                    'ß' => self.push_str("ss"),
+                    'æ' => self.push_str("ae"),
+                    'œ' => self.push_str("oe"),
+                    'ø' => self.push('o'),
+                    'ł' => self.push('l'),
+                    'đ' => self.push('d'),
+                    'þ' => self.push_str("th"),
+                    'ı' => self.push('i'),
+                    other => self.push(other),
                 }
             }
         } else {
-            flush(&mut word);
+            self.end(words);
         }
     }
-    flush(&mut word);
+
+    fn push(&mut self, c: char) {
+        if self.chars < MAX_WORD_CHARS {
+            self.text.push(c);
+            self.chars += 1;
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        s.chars().for_each(|c| self.push(c));
+    }
+
+    fn end(&mut self, words: &mut impl Sink) {
+        if !self.text.is_empty() {
+            words.word(&self.text);
+            self.text.clear();
+        }
+        self.chars = 0;
+    }
 }
 
 /// The normalised words of `text`.
@@ -134,20 +224,26 @@ impl Search {
     /// Whether `document` (a row's words, from [`document`]) matches: the reference every
     /// backend's index is held to.
     pub fn matches(&self, document: &[String]) -> bool {
+        self.matches_at(document.len(), |i| document[i].as_str())
+    }
+
+    /// [`matches`](Self::matches) over words laid out in one buffer.
+    pub fn matches_words(&self, document: &Words) -> bool {
+        self.matches_at(document.len(), |i| document.get(i))
+    }
+
+    fn matches_at<'a>(&self, len: usize, word: impl Fn(usize) -> &'a str) -> bool {
         self.phrases.iter().all(|phrase| {
             let n = phrase.words.len();
-            document.windows(n).any(|window| {
-                window
-                    .iter()
-                    .zip(&phrase.words)
-                    .enumerate()
-                    .all(|(i, (w, q))| {
-                        if i + 1 == n {
-                            w.starts_with(q.as_str())
-                        } else {
-                            w == q
-                        }
-                    })
+            (0..(len + 1).saturating_sub(n)).any(|start| {
+                phrase.words.iter().enumerate().all(|(i, q)| {
+                    let w = word(start + i);
+                    if i + 1 == n {
+                        w.starts_with(q.as_str())
+                    } else {
+                        w == q
+                    }
+                })
             })
         })
     }
@@ -180,6 +276,35 @@ mod tests {
     }
 
     #[test]
+    fn one_character_at_a_time_is_nfkd() {
+        use unicode_normalization::UnicodeNormalization;
+        // The whole-text definition, for comparison.
+        let reference = |text: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut word = String::new();
+            for c in text.nfkd().filter(|c| !is_combining_mark(*c)) {
+                if c.is_alphanumeric() {
+                    word.extend(c.to_lowercase());
+                } else if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            if !word.is_empty() {
+                out.push(word);
+            }
+            out
+        };
+        for text in [
+            "Müller's CAFÉ, café (decomposed: cafe\u{301}) ½ ﬁ Ⅻ ①",
+            "Ångström x\u{323}\u{302} ﾊﾝｶｸ ＡＢＣ１２３ 한국어 Ελληνικά",
+            "a\u{2044}b e\u{301}\u{301}x \u{fdfa} \u{2126}",
+        ] {
+            assert_eq!(words(text), reference(text), "{text}");
+        }
+        assert_eq!(words(&"x".repeat(250))[0].len(), MAX_WORD_CHARS);
+    }
+
+    #[test]
     fn parses_terms_and_phrases() {
         assert_eq!(parse("quot DELIVERY"), [vec!["quot"], vec!["delivery"]]);
         assert_eq!(
@@ -209,7 +334,14 @@ mod tests {
     #[test]
     fn matches_words_prefixes_and_phrases() {
         let doc = document([Some("Quote"), Some("the delivery window is fine")]);
-        let m = |s: &str| Search::parse(s).unwrap().matches(&doc);
+        let mut flat = Words::default();
+        flat.push_text("Quote");
+        flat.push_text("the delivery window is fine");
+        let m = |s: &str| {
+            let search = Search::parse(s).unwrap();
+            assert_eq!(search.matches(&doc), search.matches_words(&flat), "{s}");
+            search.matches(&doc)
+        };
         assert!(m("quot"));
         assert!(m("QUOTE fine"));
         assert!(m("\"delivery window\""));

@@ -151,7 +151,7 @@ struct Searched<E: EntityTrait> {
     scanned: Select<E>,
     columns: (E::Column, E::Column),
     kind: Kind,
-    words: fn(&E::Model) -> Vec<String>,
+    words: fn(&E::Model, &mut crate::model::search::Words),
     /// Rows [`sqlite_scanned`] reads before it turns to FTS5.
     budget: usize,
 }
@@ -178,6 +178,7 @@ impl<E: EntityTrait> Searched<E> {
                     decode,
                     self.words,
                     self.budget,
+                    rows_statement::<E>,
                 )?
             {
                 return Ok(rows);
@@ -191,6 +192,7 @@ impl<E: EntityTrait> Searched<E> {
                 seek,
                 key,
                 decode,
+                rows_statement::<E>,
             )
         };
         let rows = ordered(seek)?;
@@ -340,7 +342,13 @@ impl Store {
             (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
                 search: SqliteSearch::new(Table::Comms, &search, &comm_keys(filter)),
                 matching: project(comm_unsearched(filter, backend), columns),
-                scanned: project(comm_unsearched(filter, backend), CommColumns::ALL),
+                scanned: project(
+                    comm_unsearched(filter, backend),
+                    CommColumns {
+                        body: true,
+                        ..columns
+                    },
+                ),
                 columns: COMM_KEY,
                 kind: Kind::Comm,
                 words: comm_model_words,

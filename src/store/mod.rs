@@ -9,10 +9,12 @@ mod db;
 mod error;
 mod exact;
 mod feeds;
+mod index;
 mod ingest;
 mod reads;
 pub mod search;
 pub mod sqlite;
+mod upkeep;
 mod values;
 pub mod writer;
 
@@ -28,8 +30,8 @@ pub use writer::{WriteOp, Writer};
 pub struct Store {
     read: Reader,
     writer: Writer,
-    /// Whether the search index is complete (see [`search`]).
-    search: Arc<search::SearchStatus>,
+    /// Whether the search index is complete (see [`upkeep`]).
+    search: Arc<index::SearchStatus>,
     /// Rows a search within one customer reads before it asks FTS5 (a test lowers it).
     scan_budget: usize,
 }
@@ -54,7 +56,7 @@ impl Store {
         Self {
             read,
             writer,
-            search: search::new_status(),
+            search: index::new_status(),
             scan_budget: search::SCAN_BUDGET,
         }
     }

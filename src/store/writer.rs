@@ -12,7 +12,7 @@
 
 use super::StoreError;
 use super::exact::text_is;
-use super::search::{Maintained, Touched};
+use super::index::{Maintained, Touched};
 use super::values::{json_value, time_value};
 use crate::model::{CommPatch, Ingested};
 use entity::{comm, media};
@@ -40,7 +40,7 @@ pub enum WriteOp {
     /// Comms to log unless one with the same `(customer_id, type, ext_message_id)` exists
     /// (see [`super::ingest`]).
     Ingest(Vec<comm::Model>),
-    /// One turn of the search index's upkeep (see [`super::search`]): a chunk of the build,
+    /// One turn of the search index's upkeep (see [`super::upkeep`]): a chunk of the build,
     /// and on SQLite other processes' queued changes.
     Search,
 }
@@ -207,13 +207,13 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
         let mut applied = Vec::with_capacity(ops.len());
         let mut touched = Touched::default();
         for op in ops {
-            touched.of(op);
+            touch(&mut touched, op);
             applied.push(match op {
                 WriteOp::Ingest(rows) => Applied::Ingested(
                     super::ingest::apply_pool(&txn, backend, rows, &locks, insert_comm).await?,
                 ),
                 WriteOp::Search => {
-                    Applied::Search(super::search::pool_maintain(&txn, backend).await?)
+                    Applied::Search(super::index::pool_maintain(&txn, backend).await?)
                 }
                 op => Applied::Rows(
                     txn.execute_raw(statement(op, backend))
@@ -223,7 +223,7 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
             });
         }
         // The search index in the same transaction: searchable once acknowledged.
-        super::search::pool_index_touched(&txn, backend, &touched).await?;
+        super::index::pool_index_touched(&txn, backend, &touched).await?;
         Ok::<_, StoreError>(applied)
     }
     .await;
@@ -236,6 +236,18 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
             let _ = txn.rollback().await;
             Err(err)
         }
+    }
+}
+
+/// Notes the rows `op` changes (their search entries follow in the same transaction).
+fn touch(touched: &mut Touched, op: &WriteOp) {
+    match op {
+        WriteOp::InsertComm(row) => touched.comms.push(row.id.clone()),
+        WriteOp::UpdateComm { id, .. } | WriteOp::DeleteComm(id) => touched.comms.push(id.clone()),
+        WriteOp::InsertMedia(row) => touched.media.push(row.id.clone()),
+        WriteOp::DeleteMedia(id) => touched.media.push(id.clone()),
+        WriteOp::Ingest(rows) => touched.comms.extend(rows.iter().map(|r| r.id.clone())),
+        WriteOp::Search => {}
     }
 }
 

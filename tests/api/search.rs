@@ -1011,7 +1011,7 @@ async fn index_follows_writes(app: &TestApp) {
             json!({ "customerId": "u", "filename": "kitchen.jpg", "nextcloudPath": "/k.jpg" }),
         )
         .await;
-    let mut both = vec![&m, &n];
+    let mut both = [&m, &n];
     both.sort_by_key(|v| std::cmp::Reverse(media_item(v).key()));
     now_finds(app, Conn::Media, &[("kitchen", &both[..]), ("jpg", &[&n])]).await;
     delete(app, "deleteMedia", &m["id"]).await;

@@ -5,7 +5,7 @@
 use super::reader::bind;
 use crate::store::StoreError;
 use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statement};
-use crate::store::{ingest, search};
+use crate::store::{index, ingest};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
@@ -19,11 +19,11 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
     let run = || -> rusqlite::Result<Vec<Applied>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         // Triggers queue every row this batch changes for the search index (after `mark`).
-        let mark = search::sqlite_queue_mark(conn)?;
+        let mark = index::sqlite_queue_mark(conn)?;
         let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
             if let WriteOp::Search = op {
-                applied.push(Applied::Search(search::sqlite_maintain(conn)?));
+                applied.push(Applied::Search(index::sqlite_maintain(conn)?));
                 continue;
             }
             if let WriteOp::Ingest(rows) = op {
@@ -40,7 +40,7 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
             applied.push(Applied::Rows(prepared.raw_execute()? as u64));
         }
         // The search index in the same transaction: searchable once acknowledged.
-        search::sqlite_drain(conn, mark, 0)?;
+        index::sqlite_drain(conn, mark, 0)?;
         conn.execute_batch("COMMIT")?;
         Ok(applied)
     };

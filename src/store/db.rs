@@ -143,11 +143,8 @@ fn open_sqlite_writer(
     Ok(conn)
 }
 
-/// Checks that the triggers keeping SQLite instants canonical (the exact order key, see
-/// `migration::sqlite_times`) are still there; if another program dropped them (say, by
-/// re-creating a table), rewrites the rows written meanwhile and creates them again.
-fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
-    let names = migration::sqlite_times::TRIGGERS;
+/// How many of the triggers `names` the SQLite file has.
+fn triggers_present(conn: &rusqlite::Connection, names: &[&str]) -> rusqlite::Result<usize> {
     let present: i64 = conn.query_row(
         &format!(
             "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
@@ -156,17 +153,16 @@ fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         rusqlite::params_from_iter(names),
         |row| row.get(0),
     )?;
-    if present == names.len() as i64 {
-        return Ok(());
-    }
-    tracing::warn!(
-        present,
-        "SQLite time triggers missing; rewriting instants to the canonical format"
-    );
+    Ok(present.max(0) as usize)
+}
+
+/// Runs `statements` in one `BEGIN IMMEDIATE` transaction (rolled back on an error).
+fn in_transaction(
+    conn: &rusqlite::Connection,
+    statements: impl IntoIterator<Item = String>,
+) -> anyhow::Result<()> {
     let mut sql = String::from("BEGIN IMMEDIATE;");
-    let times = migration::sqlite_times::statements();
-    let indexes = migration::sqlite_indexes().map(str::to_owned);
-    for statement in times.into_iter().chain(indexes) {
+    for statement in statements {
         sql.push_str(&statement);
         sql.push(';');
     }
@@ -180,38 +176,37 @@ fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks that the triggers keeping SQLite instants canonical (the exact order key, see
+/// `migration::sqlite_times`) are still there; if another program dropped them (say, by
+/// re-creating a table), rewrites the rows written meanwhile and creates them again.
+fn ensure_canonical_times(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    let names = migration::sqlite_times::TRIGGERS;
+    let present = triggers_present(conn, &names)?;
+    if present == names.len() {
+        return Ok(());
+    }
+    tracing::warn!(
+        present,
+        "SQLite time triggers missing; rewriting instants to the canonical format"
+    );
+    let times = migration::sqlite_times::statements();
+    let indexes = migration::sqlite_indexes().map(str::to_owned);
+    in_transaction(conn, times.into_iter().chain(indexes))
+}
+
 /// Checks that the triggers feeding the search index's queue are there; if another program
 /// dropped them (by re-creating a seed table), creates them again and rebuilds the index.
 fn ensure_search_triggers(conn: &rusqlite::Connection) -> anyhow::Result<()> {
     let names = migration::m20261204_000007_search::SQLITE_TRIGGERS;
-    let present: i64 = conn.query_row(
-        &format!(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
-            vec!["?"; names.len()].join(", ")
-        ),
-        rusqlite::params_from_iter(names),
-        |row| row.get(0),
-    )?;
-    if present == names.len() as i64 {
+    let present = triggers_present(conn, &names)?;
+    if present == names.len() {
         return Ok(());
     }
     tracing::warn!(
         present,
         "SQLite search triggers missing; the search index will be rebuilt"
     );
-    let mut sql = String::from("BEGIN IMMEDIATE;");
-    for statement in migration::m20261204_000007_search::sqlite_rebuild() {
-        sql.push_str(&statement);
-        sql.push(';');
-    }
-    sql.push_str("COMMIT;");
-    if let Err(err) = conn.execute_batch(&sql) {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        return Err(err.into());
-    }
-    Ok(())
+    in_transaction(conn, migration::m20261204_000007_search::sqlite_rebuild())
 }
 
 /// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes

@@ -14,7 +14,8 @@ use super::reads::{
     newest_first, parsed, project,
 };
 use super::search::{
-    SqliteSearch, Table, comm_model_words, media_model_words, sqlite_ordered, sqlite_scanned,
+    Reading, SqliteSearch, Table, comm_model_words, media_model_words, sqlite_ordered,
+    sqlite_scanned,
 };
 use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
 use super::values::time_value;
@@ -165,35 +166,27 @@ impl<E: EntityTrait> Searched<E> {
         key: fn(&E::Model) -> (DateTime<Utc>, String),
         decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
     ) -> rusqlite::Result<(Vec<E::Model>, bool)> {
+        let reading = Reading {
+            columns: self.columns,
+            kind: self.kind,
+            key,
+            decode,
+            rows: rows_statement::<E>,
+        };
         let ordered = |seek: &Seek| {
             if self.search.keyed()
                 && let Some(rows) = sqlite_scanned(
                     conn,
                     &self.search,
                     &self.scanned,
-                    self.columns,
-                    self.kind,
+                    &reading,
                     seek,
-                    key,
-                    decode,
-                    self.words,
-                    self.budget,
-                    rows_statement::<E>,
+                    (self.words, self.budget),
                 )?
             {
                 return Ok(rows);
             }
-            sqlite_ordered(
-                conn,
-                &self.search,
-                &self.matching,
-                self.columns,
-                self.kind,
-                seek,
-                key,
-                decode,
-                rows_statement::<E>,
-            )
+            sqlite_ordered(conn, &self.search, &self.matching, &reading, seek)
         };
         let rows = ordered(seek)?;
         // The near side's probe: one row past the cursor the page starts from.

@@ -377,6 +377,17 @@ pub(super) type RowsStatement<E> = fn(
     &Seek,
 ) -> Statement;
 
+/// How one table's rows are read for a search page (set up by `super::feeds`).
+pub(super) struct Reading<E: EntityTrait, T> {
+    /// The order key's columns (time, id) and the table's kind in the timeline.
+    pub columns: (E::Column, E::Column),
+    pub kind: Kind,
+    /// A row's key, and how a row is decoded.
+    pub key: fn(&T) -> (DateTime<Utc>, String),
+    pub decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    pub rows: RowsStatement<E>,
+}
+
 /// Bits of a position for the slot within a second.
 pub(super) const SLOT_BITS: u32 = 24;
 /// The first position of rows whose time is no canonical instant (above year 9999).
@@ -409,21 +420,23 @@ fn second_of(at: DateTime<Utc>) -> i64 {
 /// each chunk's candidates filtered and ordered exactly by `part`. It stops once the rows it
 /// holds cannot be displaced by any document not yet read (those are in older seconds, or
 /// newer when reading toward newer rows).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn sqlite_ordered<E, T>(
     conn: &rusqlite::Connection,
     search: &SqliteSearch,
     matching: &Select<E>,
-    columns: (E::Column, E::Column),
-    kind: Kind,
+    reading: &Reading<E, T>,
     seek: &Seek,
-    key: fn(&T) -> (DateTime<Utc>, String),
-    decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    rows: RowsStatement<E>,
 ) -> rusqlite::Result<Vec<T>>
 where
     E: EntityTrait,
 {
+    let Reading {
+        columns,
+        kind,
+        key,
+        decode,
+        rows,
+    } = *reading;
     let want = seek.limit as usize + 1;
     let older = seek.toward == Toward::Older;
     let fts = search.table.fts();
@@ -518,23 +531,24 @@ pub(super) const SCAN_BUDGET: usize = 1_344;
 /// says (the reference every index is held to). A customer's few hundred rows are read faster
 /// than FTS5 intersects the customer's list with a common word's. `None` when `budget` rows
 /// were read without completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn sqlite_scanned<E, T>(
     conn: &rusqlite::Connection,
     search: &SqliteSearch,
     matching: &Select<E>,
-    columns: (E::Column, E::Column),
-    kind: Kind,
+    reading: &Reading<E, T>,
     seek: &Seek,
-    key: fn(&T) -> (DateTime<Utc>, String),
-    decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    words: fn(&T, &mut Words),
-    budget: usize,
-    rows: RowsStatement<E>,
+    (words, budget): (fn(&T, &mut Words), usize),
 ) -> rusqlite::Result<Option<Vec<T>>>
 where
     E: EntityTrait,
 {
+    let Reading {
+        columns,
+        kind,
+        key,
+        decode,
+        rows,
+    } = *reading;
     let want = seek.limit as usize + 1;
     let mut held = Vec::new();
     let mut read = 0;

@@ -89,6 +89,7 @@ impl Store {
                 cfg.acquire_timeout(),
             )?);
             ensure_search_triggers(&write)?;
+            set_fts_settings(&write)?;
             let (writer, task) = Writer::spawn_sqlite(write);
             return Ok((Store::new(read, writer).started(cfg).await?, task));
         }
@@ -207,6 +208,11 @@ fn ensure_search_triggers(conn: &rusqlite::Connection) -> anyhow::Result<()> {
         "SQLite search triggers missing; the search index will be rebuilt"
     );
     in_transaction(conn, migration::m20261204_000007_search::sqlite_rebuild())
+}
+
+/// FTS5's settings for crm-comms' writes (see `super::index::SQLITE_FTS_SETTINGS`).
+fn set_fts_settings(conn: &rusqlite::Connection) -> anyhow::Result<()> {
+    in_transaction(conn, super::index::SQLITE_FTS_SETTINGS.map(String::from))
 }
 
 /// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes

@@ -61,6 +61,15 @@ pub struct Maintained {
 const BUILD_CHUNK: usize = 2_000;
 /// Queued changes applied per turn beyond the writer's own.
 pub(super) const DRAIN_BACKLOG: usize = 5_000;
+/// Pages of FTS5 segment merging per upkeep turn (about 2 MiB written).
+const MERGE_PAGES: usize = 500;
+
+/// FTS5 settings crm-comms keeps on SQLite (applied at every start): no automatic merging
+/// inside write transactions; the upkeep merges instead.
+pub(super) const SQLITE_FTS_SETTINGS: [&str; 2] = [
+    "INSERT INTO crm_comms_fts (crm_comms_fts, rank) VALUES ('automerge', 0)",
+    "INSERT INTO crm_media_fts (crm_media_fts, rank) VALUES ('automerge', 0)",
+];
 
 /// One row's text columns as read back for indexing.
 struct Indexed {
@@ -291,6 +300,16 @@ pub(super) fn sqlite_maintain(conn: &rusqlite::Connection) -> rusqlite::Result<M
         drained: sqlite_drain(conn, mark, DRAIN_BACKLOG)?,
         ..Default::default()
     };
+    // FTS5 merges the small segments each write transaction adds here, a bounded amount per
+    // turn, instead of inside the writes' commits (its automatic merging is off: see
+    // `SQLITE_FTS_SETTINGS`).
+    for table in Table::ALL {
+        conn.prepare_cached(&format!(
+            "INSERT INTO {fts} ({fts}, rank) VALUES ('merge', {MERGE_PAGES})",
+            fts = table.fts()
+        ))?
+        .execute([])?;
+    }
     for table in Table::ALL {
         let state: Option<(bool, Option<String>)> = conn
             .prepare_cached("SELECT done, after_id FROM crm_search_state WHERE name = ?1")?

@@ -632,16 +632,8 @@ async fn preexisting_duplicates_on_mysql() {
 /// instant (not the smallest text).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_database_with_duplicates_starts() {
-    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let db = crate::seed_compat::seed_copy().await;
     let path = db.path().unwrap();
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/seed_backend.db"
-        ),
-        &path,
-    )
-    .unwrap();
     let insert = "INSERT INTO crm_comms_log (id, customer_id, type, direction, subject, \
                   attachments, ext_message_id, occurred_at, created_at) VALUES (?, 'seed-dup', \
                   'whatsapp', 'inbound', ?, '[]', 'wamid.seed', '2026-01-05T09:00:00', ?)";

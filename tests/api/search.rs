@@ -14,7 +14,7 @@
 //! filename into a tag, or from one tag into the next): the contract leaves that open.
 
 use crate::common::{
-    Backend, TestApp, TestDb, backend_tests, bundled_integrity, error_code, system_integrity,
+    Backend, TestApp, backend_tests, bundled_integrity, error_code, system_integrity,
     system_sqlite, try_system_sqlite,
 };
 use crate::connections::{
@@ -1437,16 +1437,8 @@ async fn listed(app: &TestApp, conn: Conn) -> Vec<String> {
 /// found too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_seed_rows_are_indexed_after_start() {
-    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let db = crate::seed_compat::seed_copy().await;
     let path = db.path().unwrap();
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/seed_backend.db"
-        ),
-        &path,
-    )
-    .expect("copy the seed fixture");
     let mut statements = vec![("BEGIN", json!([]))];
     let shapes = [
         "2026-02-01T10:{m}:00",

@@ -24,8 +24,9 @@ fn out(text: &str) -> Value {
     Value::String(instant(text).to_rfc3339_opts(SecondsFormat::Micros, true))
 }
 
-/// A copy of the fixture in a fresh temp dir.
-async fn seed_copy() -> TestDb {
+/// A copy of the seed's fixture database in a fresh temp dir (also for other modules' tests of
+/// files the seed wrote).
+pub(crate) async fn seed_copy() -> TestDb {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     std::fs::copy(FIXTURE, db.path().unwrap()).expect("copy the seed fixture");
     db

@@ -23,6 +23,9 @@ pub struct Principal {
     /// Token name, or the JWT's `sub`; fills `loggedBy`/`uploadedBy` when left out.
     pub name: String,
     pub scope: Scope,
+    /// When the credential stops being valid (a JWT's `exp`); `None` for API tokens. A
+    /// WebSocket or event stream it opened is closed then.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {
@@ -92,6 +95,7 @@ impl Authenticator {
                 Principal {
                     name: name.to_owned(),
                     scope,
+                    expires_at: None,
                 },
             ));
         }
@@ -251,6 +255,14 @@ impl JwtVerifier {
             _ => None,
         }
         .ok_or_else(|| unauthenticated("the token carries no read or write scope"))?;
-        Ok(Principal { name, scope })
+        // Accepted until `exp` plus the leeway, as over HTTP.
+        let expires_at = claims["exp"].as_i64().and_then(|exp| {
+            chrono::DateTime::from_timestamp(exp.saturating_add(self.validation.leeway as i64), 0)
+        });
+        Ok(Principal {
+            name,
+            scope,
+            expires_at,
+        })
     }
 }

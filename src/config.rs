@@ -88,6 +88,34 @@ pub struct ServerConfig {
     /// text; without it, automatic persisted queries (APQ) are accepted.
     #[arg(long, env = "CRM_TRUSTED_DOCUMENTS", global = true)]
     pub trusted_documents: Option<PathBuf>,
+    /// Subscriptions open at once over all connections (WebSocket and SSE); more are refused.
+    #[arg(
+        long,
+        env = "CRM_MAX_SUBSCRIPTIONS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub max_subscriptions: usize,
+    /// Subscriptions one WebSocket connection may hold open at once.
+    #[arg(
+        long,
+        env = "CRM_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Seconds between the server's keep-alive pings on a WebSocket (and SSE comments).
+    #[arg(long, env = "CRM_KEEPALIVE_SECS", default_value_t = 15, global = true)]
+    pub keepalive_secs: u64,
+    /// Seconds a WebSocket may stay open without a subscription or a message from the client
+    /// before it is closed (also the time allowed for `connection_init`, at most 10 s).
+    #[arg(
+        long,
+        env = "CRM_IDLE_TIMEOUT_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub idle_timeout_secs: u64,
 }
 
 impl ServerConfig {
@@ -101,6 +129,10 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             introspection: Toggle::Auto,
             trusted_documents: None,
+            max_subscriptions: 10_000,
+            max_subscriptions_per_connection: 100,
+            keepalive_secs: 15,
+            idle_timeout_secs: 300,
         }
     }
 
@@ -232,6 +264,15 @@ pub struct DbConfig {
         global = true
     )]
     pub search_poll_ms: u64,
+    /// Changes a subscriber may fall behind before its subscription is ended with an error
+    /// (it then re-reads from its last timeline cursor and subscribes again).
+    #[arg(
+        long,
+        env = "CRM_SUBSCRIPTION_BUFFER",
+        default_value_t = 1_024,
+        global = true
+    )]
+    pub subscription_buffer: usize,
 }
 
 impl DbConfig {
@@ -245,6 +286,7 @@ impl DbConfig {
             sqlite_synchronous: SqliteSynchronous::Full,
             sqlite_busy_timeout_ms: 5_000,
             search_poll_ms: 1_000,
+            subscription_buffer: 1_024,
         }
     }
 

@@ -26,6 +26,9 @@ pub enum ServiceError {
     /// A part of the database crm-comms builds itself is not ready yet (the search index,
     /// while it is built for rows that existed before it); the message says how far it is.
     NotReady(String),
+    /// A subscriber fell this many changes behind (more than the server buffers for it); its
+    /// subscription ends.
+    Overflow(u64),
     /// Anything else.
     Internal(StoreError),
 }
@@ -47,6 +50,9 @@ impl ServiceError {
             Self::Forbidden => "this credential may only read".into(),
             Self::Unavailable(_) => "the database is temporarily unavailable, try again".into(),
             Self::NotReady(why) => why.clone(),
+            Self::Overflow(missed) => format!(
+                "this subscription fell {missed} changes behind and was ended; re-read from your last cursor and subscribe again"
+            ),
             Self::Internal(_) => "internal server error".into(),
         }
     }

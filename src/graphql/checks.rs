@@ -142,11 +142,12 @@ fn all_selection_sets(doc: &ExecutableDocument) -> Vec<&Positioned<SelectionSet>
 }
 
 impl Checker {
-    /// The checker for the schema of `Query` and `Mutation`.
-    pub fn new<Q: OutputType, M: OutputType>() -> Self {
+    /// The checker for the schema of `Query`, `Mutation` and `Subscription`.
+    pub fn new<Q: OutputType, M: OutputType, S: async_graphql::SubscriptionType>() -> Self {
         let mut registry = Registry::default();
         Q::create_type_info(&mut registry);
         M::create_type_info(&mut registry);
+        S::create_type_info(&mut registry);
         Self { registry }
     }
 
@@ -178,6 +179,7 @@ impl Checker {
                 async_graphql::parser::types::OperationType::Mutation => {
                     self.registry.mutation_type.as_deref().unwrap_or("Mutation")
                 }
+                async_graphql::parser::types::OperationType::Subscription => "Subscription",
                 _ => "Query",
             };
             self.enum_literals(root, &op.node.selection_set.node, doc, &mut HashSet::new())?;

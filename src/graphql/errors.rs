@@ -12,6 +12,7 @@ pub fn code(err: &ServiceError) -> &'static str {
         ServiceError::Forbidden => "FORBIDDEN",
         ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         ServiceError::NotReady(_) => "NOT_READY",
+        ServiceError::Overflow(_) => "SUBSCRIPTION_OVERFLOW",
         ServiceError::Internal(_) => "INTERNAL_SERVER_ERROR",
     }
 }

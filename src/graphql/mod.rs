@@ -4,6 +4,7 @@
 //! [`timeline`] merges both into a customer's timeline; the roots merge them all. List fields resolve through the row writer of `rows` (a fast path,
 //! see there), held byte-equal to the `#[Object]` resolvers by `tests/api/graphql_rows.rs`.
 
+pub mod changes;
 pub mod checks;
 pub mod comm;
 mod connection;
@@ -20,7 +21,8 @@ mod scalars;
 pub mod timeline;
 
 use crate::service::Service;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
+pub use changes::SubscriptionRoot;
 
 pub use errors::{camel_path, code as error_code, request_error, tag_error_codes};
 pub use guard::{WriteGuard, actor};
@@ -37,7 +39,7 @@ pub struct QueryRoot(comm::CommQuery, media::MediaQuery, timeline::TimelineQuery
 pub struct MutationRoot(comm::CommMutation, media::MediaMutation);
 
 /// The crm-comms GraphQL schema.
-pub type CrmSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type CrmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection allowed.
 pub const MAX_DEPTH: usize = 20;
@@ -49,7 +51,7 @@ pub fn build_schema(service: Service, introspection: bool) -> CrmSchema {
     let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .data(service)
     .limit_depth(MAX_DEPTH)
@@ -66,7 +68,7 @@ pub fn build_schema(service: Service, introspection: bool) -> CrmSchema {
 
 /// The request checks for this schema (see [`checks`]).
 pub fn checker() -> checks::Checker {
-    checks::Checker::new::<QueryRoot, MutationRoot>()
+    checks::Checker::new::<QueryRoot, MutationRoot, SubscriptionRoot>()
 }
 
 /// The schema's SDL, as committed in `schema.graphql` (with `@specifiedBy` on `DateTime`, as
@@ -75,7 +77,7 @@ pub fn sdl() -> String {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish()
     .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())

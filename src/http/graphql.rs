@@ -82,7 +82,7 @@ pub fn refuse(status: StatusCode, answer: Answer, code: &str, message: &str) -> 
 /// The request parameters of a POST body; anything else is a 400.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     query: Option<String>,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
@@ -145,11 +145,33 @@ impl GetParams {
 impl Params {
     /// The request to run: its document from the text, the APQ cache or the trusted
     /// documents; a request error when there is none.
-    fn into_request(
+    fn inresolve_request(
         self,
         persisted: &Persisted,
         answer: Answer,
     ) -> Result<async_graphql::Request, Box<Response>> {
+        self.resolve_request(persisted).map_err(|refused| {
+            Box::new(match refused {
+                Refused::NoQuery => refuse(
+                    StatusCode::BAD_REQUEST,
+                    answer,
+                    "BAD_REQUEST",
+                    Refused::NoQuery.message(),
+                ),
+                refused => request_error(
+                    crate::graphql::request_error(refused.message(), None, refused.code()),
+                    answer,
+                ),
+            })
+        })
+    }
+
+    /// [`into_request`](Self::into_request) for a transport that answers refusals itself
+    /// (WebSocket, SSE).
+    pub(super) fn resolve_request(
+        self,
+        persisted: &Persisted,
+    ) -> Result<async_graphql::Request, Refused> {
         let apq_hash = self
             .extensions
             .as_ref()
@@ -158,21 +180,7 @@ impl Params {
             .and_then(|p| p.get("sha256Hash"))
             .and_then(|h| h.as_str());
         let id = self.document_id.as_deref().or(apq_hash);
-        let query = match persisted.resolve(self.query.clone(), id) {
-            Ok(query) => query,
-            Err(Refused::NoQuery) => {
-                return Err(Box::new(refuse(
-                    StatusCode::BAD_REQUEST,
-                    answer,
-                    "BAD_REQUEST",
-                    Refused::NoQuery.message(),
-                )));
-            }
-            Err(refused) => {
-                let error = crate::graphql::request_error(refused.message(), None, refused.code());
-                return Err(Box::new(request_error(error, answer)));
-            }
-        };
+        let query = persisted.resolve(self.query.clone(), id)?;
         let mut request = async_graphql::Request::new(query);
         request.operation_name = self.operation_name;
         if let Some(variables) = self.variables {
@@ -196,6 +204,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let events = super::sse::wants_events(&headers);
     let answer = Answer::negotiate(&headers);
     let accepted = ["application/json", "application/graphql-response+json"];
     if !super::content_type_is(&headers, &accepted) {
@@ -234,30 +243,38 @@ pub async fn post(
             );
         }
     };
-    match params.into_request(&state.persisted, answer) {
+    match params.inresolve_request(&state.persisted, answer) {
+        Ok(request) if events => super::sse::serve(&state, request, caller),
         Ok(request) => execute(&state, request, caller, answer).await,
         Err(refused) => *refused,
     }
 }
 
-/// `GET /graphql`.
+/// `GET /graphql`: a WebSocket upgrade ([`super::ws`]), an operation, or the playground.
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    upgrade: Result<
+        axum::extract::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
 ) -> Response {
     if headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
     {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            Answer::Json,
-            "WEBSOCKET_NOT_SUPPORTED",
-            "GraphQL over WebSocket is not served here yet: send queries and mutations over HTTP",
-        );
+        return match upgrade {
+            Ok(upgrade) => super::ws::upgrade(state, upgrade, &headers),
+            Err(rejection) => refuse(
+                rejection.status(),
+                Answer::Json,
+                "BAD_REQUEST",
+                &rejection.body_text(),
+            ),
+        };
     }
     let Some(raw) = raw.filter(|q| is_operation_query(q)) else {
         return super::graphiql::page();
@@ -274,7 +291,7 @@ pub async fn get(
             "malformed GraphQL GET request: `variables` and `extensions` must be JSON objects",
         );
     };
-    let mut request = match params.into_request(&state.persisted, answer) {
+    let mut request = match params.inresolve_request(&state.persisted, answer) {
         Ok(request) => request,
         Err(refused) => return *refused,
     };
@@ -294,6 +311,9 @@ pub async fn get(
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
+    }
+    if super::sse::wants_events(&headers) {
+        return super::sse::serve(&state, request, caller);
     }
     execute(&state, request, caller, answer).await
 }
@@ -348,16 +368,66 @@ async fn execute(
     respond(&response, answer)
 }
 
-/// Prepares, checks and runs `request`: the operation's name and type (when the document
-/// parsed), and the response (a request error's has only errors).
-async fn run(
+/// The operation's name and type, when the document parsed.
+pub(super) type Operation = Option<(Option<String>, &'static str)>;
+
+/// A request refused before execution: its operation (if known) and the errors-only response.
+pub(super) type Refusal = (Operation, async_graphql::Response);
+
+/// A request that passed the checks, ready to execute.
+pub(super) struct Prepared {
+    /// The operation's name and type (`query`, `mutation`, `subscription`), when the document
+    /// parsed.
+    pub operation: Option<(Option<String>, &'static str)>,
+    pub request: async_graphql::Request,
+    /// A query's root fields in document order (see [`crate::graphql::order`]).
+    root_keys: Option<Vec<async_graphql::Name>>,
+}
+
+impl Prepared {
+    /// Whether the operation is a subscription.
+    pub fn is_subscription(&self) -> bool {
+        matches!(self.operation, Some((_, "subscription")))
+    }
+
+    /// Runs a query or mutation to its one response.
+    pub async fn execute(self, schema: &crate::graphql::CrmSchema) -> async_graphql::Response {
+        let mut response = schema.execute(self.request).await;
+        if let Some(keys) = self.root_keys {
+            crate::graphql::order::order_root(&mut response.data, &keys);
+        }
+        crate::graphql::tag_error_codes(&mut response);
+        response
+    }
+
+    /// Runs the operation as a stream of responses (one for a query or mutation, one per
+    /// event for a subscription).
+    pub fn stream(
+        self,
+        schema: &crate::graphql::CrmSchema,
+    ) -> impl futures_util::Stream<Item = async_graphql::Response> + Send + use<> {
+        use futures_util::StreamExt;
+        let root_keys = self.root_keys;
+        schema
+            .execute_stream(self.request)
+            .map(move |mut response| {
+                if let Some(keys) = &root_keys {
+                    crate::graphql::order::order_root(&mut response.data, keys);
+                }
+                crate::graphql::tag_error_codes(&mut response);
+                response
+            })
+    }
+}
+
+/// Prepares and checks `request` for `caller`: parsed once per distinct document, checked
+/// against the limits, variables coerced. A request error is the (errors-only) response to
+/// send instead, with the operation when it was known.
+pub(super) fn prepare(
     state: &AppState,
     mut request: async_graphql::Request,
     caller: Caller,
-) -> (
-    Option<(Option<String>, &'static str)>,
-    async_graphql::Response,
-) {
+) -> Result<Prepared, Box<Refusal>> {
     let refused = |error| async_graphql::Response::from_errors(vec![error]);
     // Parsed once per distinct document; fragment bombs and documents over the limits are
     // refused before async-graphql's validation walks them.
@@ -366,7 +436,7 @@ async fn run(
         .documents
         .prepare(&mut request, &|doc| checker.check_document(doc))
     {
-        return (None, refused(error));
+        return Err(Box::new((None, refused(error))));
     }
     // Variables are coerced before anything runs; a nullable variable the request leaves out
     // leaves its argument unset (a copy of the document is changed only then).
@@ -393,7 +463,7 @@ async fn run(
             root_keys = Some(crate::graphql::order::root_keys(doc, &op.node));
         }
         if let Err(error) = checker.check_variables(&op.node, &variables) {
-            return (operation, refused(error));
+            return Err(Box::new((operation, refused(error))));
         }
         let absent = checks::unprovided(&op.node, &variables);
         if !absent.is_empty() {
@@ -410,17 +480,46 @@ async fn run(
     if let Some(principal) = caller.0 {
         request = request.data(principal);
     }
-    let mut response = state.schema.execute(request).await;
-    if let Some(keys) = root_keys {
-        crate::graphql::order::order_root(&mut response.data, &keys);
+    Ok(Prepared {
+        operation,
+        request,
+        root_keys,
+    })
+}
+
+/// Prepares, checks and runs `request`: the operation's name and type (when the document
+/// parsed), and the response (a request error's has only errors).
+async fn run(
+    state: &AppState,
+    request: async_graphql::Request,
+    caller: Caller,
+) -> (
+    Option<(Option<String>, &'static str)>,
+    async_graphql::Response,
+) {
+    match prepare(state, request, caller) {
+        Ok(prepared) if prepared.is_subscription() => {
+            let error = crate::graphql::request_error(
+                "subscriptions are served over WebSocket (graphql-transport-ws, GET /graphql with Upgrade) or Server-Sent Events (Accept: text/event-stream)",
+                None,
+                "BAD_REQUEST",
+            );
+            (
+                prepared.operation,
+                async_graphql::Response::from_errors(vec![error]),
+            )
+        }
+        Ok(prepared) => {
+            let operation = prepared.operation.clone();
+            (operation, prepared.execute(&state.schema).await)
+        }
+        Err(refused) => *refused,
     }
-    crate::graphql::tag_error_codes(&mut response);
-    (operation, response)
 }
 
 /// Whether nothing was executed: no data and only errors without a path (parse, validation,
 /// variable coercion).
-fn is_request_error(response: &async_graphql::Response) -> bool {
+pub(super) fn is_request_error(response: &async_graphql::Response) -> bool {
     matches!(response.data, async_graphql::Value::Null)
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())

@@ -22,7 +22,13 @@ use tracing::Level;
 
 /// Wraps `app` in the server's middleware, outermost first: request id, trace, sensitive
 /// headers, GraphQL error bodies, panic catching, CORS, load shedding, timeout, body limit.
-pub fn apply(app: Router, config: &ServerConfig) -> Router {
+/// `requests` is the concurrency limit's semaphore (queries and mutations over WebSocket
+/// take its permits too).
+pub fn apply(
+    app: Router,
+    config: &ServerConfig,
+    requests: std::sync::Arc<tokio::sync::Semaphore>,
+) -> Router {
     let shed = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
             (
@@ -33,8 +39,8 @@ pub fn apply(app: Router, config: &ServerConfig) -> Router {
         }))
         .load_shed()
         // Router::layer wraps each route on its own: a global limit shares one semaphore.
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            config.max_concurrent_requests,
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            requests,
         ));
     let mut app = app
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -202,6 +208,7 @@ mod tests {
         let app = super::apply(
             axum::Router::new().route("/boom", get(boom)),
             &crate::config::ServerConfig::local(),
+            std::sync::Arc::new(tokio::sync::Semaphore::new(8)),
         );
         for _ in 0..2 {
             let res = app

@@ -4,8 +4,11 @@ mod auth;
 mod graphiql;
 mod graphql;
 mod layers;
+mod live;
 pub mod metrics;
 pub mod rest;
+mod sse;
+mod ws;
 
 use crate::auth::Authenticator;
 use crate::config::AppConfig;
@@ -35,6 +38,8 @@ pub struct AppState {
     pub persisted: Arc<crate::graphql::persisted::Persisted>,
     /// The bounded operation-name labels of the metrics.
     pub operation_labels: Arc<metrics::OperationLabels>,
+    /// Subscription limits and the shutdown of sockets and event streams.
+    pub live: Arc<live::Live>,
 }
 
 /// How many distinct GraphQL documents are kept parsed.
@@ -45,6 +50,8 @@ pub struct App {
     pub router: Router,
     pub store: Store,
     pub writer_task: tokio::task::JoinHandle<()>,
+    /// Sockets and event streams, closed at shutdown.
+    live: Arc<live::Live>,
 }
 
 /// Checks the configuration, applies migrations, connects, and builds the router.
@@ -59,7 +66,9 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
     crate::store::migrate(&config.db).await?;
     let (store, writer_task) = Store::open(&config.db).await?;
     let service = Service::new(store.clone());
+    let live = Arc::new(live::Live::new(&config.server));
     let state = AppState {
+        live: live.clone(),
         schema: crate::graphql::build_schema(
             service.clone(),
             config.server.introspection_enabled(),
@@ -77,6 +86,7 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
         router: router(state, config),
         store,
         writer_task,
+        live,
     })
 }
 
@@ -95,8 +105,8 @@ pub fn router(state: AppState, config: &AppConfig) -> Router {
         .merge(api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state);
-    layers::apply(app, &config.server)
+        .with_state(state.clone());
+    layers::apply(app, &config.server, state.live.requests.clone())
 }
 
 /// The HTTP status of a service error (REST answers, and the 401 of the auth middleware).
@@ -106,7 +116,9 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden => StatusCode::FORBIDDEN,
-        ServiceError::Unavailable(_) | ServiceError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Unavailable(_) | ServiceError::NotReady(_) | ServiceError::Overflow(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -140,7 +152,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first and
+/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first,
+/// sockets close (1001) once their running operations finished, event streams end, and
 /// queued writes are committed before this returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -151,10 +164,25 @@ pub async fn serve(
         router,
         store,
         writer_task,
+        live,
     } = app;
+    let token = live.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        // Sockets and event streams are not requests the graceful shutdown waits for: told
+        // here, they finish their running operations and close.
+        token.cancel();
+    };
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(signal)
         .await?;
+    live.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), live.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets did not close within 10 s");
+    }
     drop(store);
     // All handlers are done; the writer ends when its last sender (inside the router) is gone.
     let _ = tokio::time::timeout(Duration::from_secs(10), writer_task).await;

@@ -4,6 +4,7 @@
 //! It imports no other module of the crate, so `service`, `store`, `graphql` and `http` can all
 //! use it without importing each other.
 
+pub mod change;
 pub mod cursor;
 pub mod search;
 pub mod time;

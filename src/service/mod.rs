@@ -1,6 +1,7 @@
 //! The service layer: the seed's `service.py`. Business rules and validation live here; the
 //! GraphQL and REST layers only translate to and from these calls.
 
+pub mod changes;
 pub mod comms;
 pub mod media;
 pub mod timeline;

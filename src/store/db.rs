@@ -1,6 +1,7 @@
 //! Opening the [`Store`]: connecting (per-backend pool settings and SQLite pragmas) and
 //! applying migrations safely when several replicas start at once.
 
+use super::changes::Changes;
 use super::{Reader, SqliteReader, Store, Writer};
 use crate::config::{DbConfig, SqliteSynchronous};
 use migration::{Migrator, MigratorTrait};
@@ -90,13 +91,29 @@ impl Store {
             )?);
             ensure_search_triggers(&write)?;
             set_fts_settings(&write)?;
-            let (writer, task) = Writer::spawn_sqlite(write);
-            return Ok((Store::new(read, writer).started(cfg).await?, task));
+            let changes = Changes::new(cfg.subscription_buffer);
+            let (writer, task) = Writer::spawn_sqlite(write, changes.clone());
+            return Ok((Store::new(read, writer, changes).started(cfg).await?, task));
         }
         let write = connect(cfg, 1).await?;
-        let read = Reader::Pool(connect(cfg, default_max_connections(cfg)).await?);
-        let (writer, task) = Writer::spawn(write);
-        Ok((Store::new(read, writer).started(cfg).await?, task))
+        let pool = connect(cfg, default_max_connections(cfg)).await?;
+        let changes = Changes::new(cfg.subscription_buffer);
+        match pool.get_database_backend() {
+            DatabaseBackend::Postgres => {
+                super::changes::spawn_pg_listener(pool.clone(), changes.clone())
+            }
+            _ => tracing::warn!(
+                "MySQL/MariaDB: subscriptions deliver only the changes made through this server process; \
+                 run one replica for subscribers, or use PostgreSQL (LISTEN/NOTIFY) to deliver across replicas"
+            ),
+        }
+        let (writer, task) = Writer::spawn(write, changes.clone());
+        Ok((
+            Store::new(Reader::Pool(pool), writer, changes)
+                .started(cfg)
+                .await?,
+            task,
+        ))
     }
 
     /// Loads the search index's state and starts its upkeep.

@@ -5,6 +5,7 @@
 //! On SQLite (the default backend) reads and writes skip SeaORM's executor through the fast
 //! path in [`sqlite`], with the same SeaQuery statements.
 
+pub mod changes;
 mod db;
 mod error;
 mod exact;
@@ -30,6 +31,8 @@ pub use writer::{WriteOp, Writer};
 pub struct Store {
     read: Reader,
     writer: Writer,
+    /// Committed changes, for subscriptions (see [`changes`]).
+    changes: changes::Changes,
     /// Whether the search index is complete (see [`upkeep`]).
     search: Arc<index::SearchStatus>,
     /// Rows a search within one customer reads before it asks FTS5 (a test lowers it).
@@ -52,13 +55,19 @@ pub enum Reader {
 }
 
 impl Store {
-    pub fn new(read: Reader, writer: Writer) -> Self {
+    pub fn new(read: Reader, writer: Writer, changes: changes::Changes) -> Self {
         Self {
             read,
             writer,
+            changes,
             search: index::new_status(),
             scan_budget: search::SCAN_BUDGET,
         }
+    }
+
+    /// The hub of committed changes (subscriptions listen on it).
+    pub fn changes(&self) -> &changes::Changes {
+        &self.changes
     }
 
     fn scan_budget(&self) -> usize {
@@ -227,8 +236,13 @@ mod tests {
         let cfg = DbConfig::for_url(url);
         migrate(&cfg).await.unwrap();
         let (fast, _) = Store::open(&cfg).await.unwrap();
-        let (writer, _) = Writer::spawn(connect(&cfg, 1).await.unwrap());
-        let seaorm = Store::new(Reader::Pool(connect(&cfg, 2).await.unwrap()), writer);
+        let changes = changes::Changes::new(16);
+        let (writer, _) = Writer::spawn(connect(&cfg, 1).await.unwrap(), changes.clone());
+        let seaorm = Store::new(
+            Reader::Pool(connect(&cfg, 2).await.unwrap()),
+            writer,
+            changes,
+        );
         assert!(matches!(fast.read, Reader::Sqlite(_)));
         (dir, cfg, fast, seaorm)
     }

@@ -11,9 +11,11 @@
 //! path); on PostgreSQL/MySQL by SeaORM's connection, here.
 
 use super::StoreError;
+use super::changes::Changes;
 use super::exact::text_is;
 use super::index::{Maintained, Touched};
 use super::values::{json_value, time_value};
+use crate::model::change::{Change, ChangeKind};
 use crate::model::{CommPatch, Ingested};
 use entity::{comm, media};
 use sea_orm::sea_query::Query;
@@ -54,6 +56,11 @@ pub enum Applied {
     Ingested(Vec<Ingested>),
     /// What a [`WriteOp::Search`] turn did.
     Search(Maintained),
+    /// An update's row after it, or a delete's row before it (`None`: no such row), when
+    /// the batch was applied for subscribers (else [`Applied::Rows`]).
+    Comm(Option<comm::Model>),
+    /// A media delete's row before it, as [`Applied::Comm`].
+    Media(Option<media::Model>),
 }
 
 impl Applied {
@@ -65,6 +72,8 @@ impl Applied {
                 outcomes.iter().filter(|o| **o == Ingested::Created).count() as u64
             }
             Self::Search(_) => 0,
+            Self::Comm(row) => row.is_some() as u64,
+            Self::Media(row) => row.is_some() as u64,
         }
     }
 }
@@ -81,20 +90,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `db` (which should be a one-connection pool).
-    pub fn spawn(db: DatabaseConnection) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer task on `db` (which should be a one-connection pool); what it
+    /// commits is published to `changes` (on PostgreSQL through `NOTIFY`, see
+    /// [`super::changes`]).
+    pub fn spawn(db: DatabaseConnection, changes: Changes) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        let task = tokio::spawn(run(db, rx));
+        let task = tokio::spawn(run(db, rx, changes));
         (Self { tx }, task)
     }
 
     /// Starts the SQLite writer: the same loop on a blocking thread that owns `conn` and runs
     /// each batch through the SQLite library directly (one prepared statement per kind of
     /// write, no async hand-off per statement).
-    pub fn spawn_sqlite(conn: rusqlite::Connection) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn spawn_sqlite(
+        conn: rusqlite::Connection,
+        changes: Changes,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let runtime = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || runtime.block_on(run(conn, rx)));
+        let task = tokio::task::spawn_blocking(move || runtime.block_on(run(conn, rx, changes)));
         (Self { tx }, task)
     }
 
@@ -135,17 +149,66 @@ impl WeakWriter {
 /// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.
 pub(super) trait Target {
     /// Applies `ops` in one transaction; what each did, or the first error (the transaction
-    /// is then rolled back).
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError>;
-}
+    /// is then rolled back). With `rows`, updates and deletes also read their row
+    /// ([`Applied::Comm`], [`Applied::Media`]) for the change events.
+    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError>;
 
-impl Target for DatabaseConnection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
-        apply(self, ops).await
+    /// Whether the target announces its changes itself, inside the transaction (PostgreSQL's
+    /// `NOTIFY`), rather than the writer publishing them after the commit.
+    fn notifies(&self) -> bool {
+        false
     }
 }
 
-async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
+impl Target for DatabaseConnection {
+    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError> {
+        apply(self, ops, rows).await
+    }
+
+    fn notifies(&self) -> bool {
+        self.get_database_backend() == DatabaseBackend::Postgres
+    }
+}
+
+/// What `ops` changed, as `applied` says, committed `at` (in the order applied).
+pub(super) fn changes_of(
+    ops: &[&WriteOp],
+    applied: &[Applied],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (op, done) in ops.iter().zip(applied) {
+        match (op, done) {
+            (WriteOp::InsertComm(row), Applied::Rows(1)) => {
+                out.push(Change::of_comm(ChangeKind::Created, at, row.clone()));
+            }
+            (WriteOp::InsertMedia(row), Applied::Rows(1)) => {
+                out.push(Change::of_media(ChangeKind::Created, at, row.clone()));
+            }
+            (WriteOp::UpdateComm { .. }, Applied::Comm(Some(row))) => {
+                out.push(Change::of_comm(ChangeKind::Updated, at, row.clone()));
+            }
+            (WriteOp::DeleteComm(_), Applied::Comm(Some(row))) => {
+                out.push(Change::of_comm(ChangeKind::Deleted, at, row.clone()));
+            }
+            (WriteOp::DeleteMedia(_), Applied::Media(Some(row))) => {
+                out.push(Change::of_media(ChangeKind::Deleted, at, row.clone()));
+            }
+            (WriteOp::Ingest(rows), Applied::Ingested(outcomes)) => {
+                for (row, outcome) in rows.iter().zip(outcomes) {
+                    if *outcome == Ingested::Created {
+                        out.push(Change::of_comm(ChangeKind::Created, at, row.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes) {
+    let notifies = target.notifies();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -158,25 +221,38 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
         let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
         metrics::histogram!("crm_writer_batch_size").record(ops.len() as f64);
         let started = std::time::Instant::now();
-        let applied = target.apply(&ops).await;
+        // Updates and deletes read their rows only for someone: a subscriber here, or (with
+        // NOTIFY) on any replica.
+        let rows = notifies || changes.wanted();
+        let applied = target.apply(&ops, rows).await;
         metrics::histogram!("crm_writer_commit_seconds").record(started.elapsed().as_secs_f64());
+        let publish = |ops: &[&WriteOp], applied: &[Applied]| {
+            if rows && !notifies {
+                changes.publish(changes_of(ops, applied, chrono::Utc::now()));
+            }
+        };
         match applied {
             Ok(applied) => {
+                publish(&ops, &applied);
+                drop(ops);
                 for (job, done) in batch.drain(..).zip(applied) {
                     let _ = job.reply.send(Ok(done));
                 }
             }
             Err(err) if batch.len() > 1 => {
                 tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
+                drop(ops);
                 for job in batch.drain(..) {
-                    let result = target
-                        .apply(&[&job.op])
-                        .await
-                        .map(|mut applied| applied.remove(0));
+                    let result = target.apply(&[&job.op], rows).await;
+                    if let Ok(applied) = &result {
+                        publish(&[&job.op], applied);
+                    }
+                    let result = result.map(|mut applied| applied.remove(0));
                     let _ = job.reply.send(result);
                 }
             }
             Err(err) => {
+                drop(ops);
                 if let Some(job) = batch.pop() {
                     let _ = job.reply.send(Err(err));
                 }
@@ -185,7 +261,11 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
+async fn apply(
+    db: &DatabaseConnection,
+    ops: &[&WriteOp],
+    rows: bool,
+) -> Result<Vec<Applied>, StoreError> {
     let backend = db.get_database_backend();
     let sqlite = backend == DatabaseBackend::Sqlite;
     let options = TransactionOptions {
@@ -215,6 +295,20 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
                 WriteOp::Search => {
                     Applied::Search(super::index::pool_maintain(&txn, backend).await?)
                 }
+                WriteOp::UpdateComm { id, .. } if rows => {
+                    txn.execute_raw(statement(op, backend)).await?;
+                    Applied::Comm(pool_comm(&txn, backend, id).await?)
+                }
+                WriteOp::DeleteComm(id) if rows => {
+                    let row = pool_comm(&txn, backend, id).await?;
+                    txn.execute_raw(statement(op, backend)).await?;
+                    Applied::Comm(row)
+                }
+                WriteOp::DeleteMedia(id) if rows => {
+                    let row = pool_media(&txn, backend, id).await?;
+                    txn.execute_raw(statement(op, backend)).await?;
+                    Applied::Media(row)
+                }
                 op => Applied::Rows(
                     txn.execute_raw(statement(op, backend))
                         .await?
@@ -224,6 +318,18 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
         }
         // The search index in the same transaction: searchable once acknowledged.
         super::index::pool_index_touched(&txn, backend, &touched).await?;
+        // PostgreSQL delivers the notifications on commit, in commit order, to every replica.
+        if backend == DatabaseBackend::Postgres {
+            let changes = changes_of(ops, &applied, chrono::Utc::now());
+            for payload in super::changes::pg_payloads(&changes) {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [super::changes::PG_CHANNEL.into(), payload.into()],
+                ))
+                .await?;
+            }
+        }
         Ok::<_, StoreError>(applied)
     }
     .await;
@@ -237,6 +343,32 @@ async fn apply(db: &DatabaseConnection, ops: &[&WriteOp]) -> Result<Vec<Applied>
             Err(err)
         }
     }
+}
+
+/// The comm `id` as the transaction sees it.
+async fn pool_comm(
+    txn: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    id: &str,
+) -> Result<Option<comm::Model>, StoreError> {
+    use sea_orm::{EntityTrait, QueryFilter};
+    Ok(comm::Entity::find()
+        .filter(text_is(backend, comm::Column::Id, id))
+        .one(txn)
+        .await?)
+}
+
+/// The media record `id` as the transaction sees it.
+async fn pool_media(
+    txn: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    id: &str,
+) -> Result<Option<media::Model>, StoreError> {
+    use sea_orm::{EntityTrait, QueryFilter};
+    Ok(media::Entity::find()
+        .filter(text_is(backend, media::Column::Id, id))
+        .one(txn)
+        .await?)
 }
 
 /// Notes the rows `op` changes (their search entries follow in the same transaction).

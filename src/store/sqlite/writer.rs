@@ -2,20 +2,25 @@
 //! writer's own connection (one prepared statement per kind of write, no async hand-off per
 //! statement). The statements are the ones [`crate::store::writer`] builds for every backend.
 
-use super::reader::bind;
+use super::reader::{bind, comm_row, media_row, query};
 use crate::store::StoreError;
 use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statement};
 use crate::store::{index, ingest};
+use entity::{comm, media};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
-    async fn apply(&self, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
-        apply_sqlite(self, ops)
+    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError> {
+        apply_sqlite(self, ops, rows)
     }
 }
 
 /// One batch in one `BEGIN IMMEDIATE` transaction; rolled back on any error.
-fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<Applied>, StoreError> {
+fn apply_sqlite(
+    conn: &rusqlite::Connection,
+    ops: &[&WriteOp],
+    rows: bool,
+) -> Result<Vec<Applied>, StoreError> {
     let run = || -> rusqlite::Result<Vec<Applied>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         // Triggers queue every row this batch changes for the search index (after `mark`).
@@ -34,10 +39,30 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
                 )?));
                 continue;
             }
-            let stmt = statement(op, DatabaseBackend::Sqlite);
-            let mut prepared = conn.prepare_cached(&stmt.sql)?;
-            bind(&mut prepared, &stmt)?;
-            applied.push(Applied::Rows(prepared.raw_execute()? as u64));
+            let execute = || -> rusqlite::Result<u64> {
+                let stmt = statement(op, DatabaseBackend::Sqlite);
+                let mut prepared = conn.prepare_cached(&stmt.sql)?;
+                bind(&mut prepared, &stmt)?;
+                Ok(prepared.raw_execute()? as u64)
+            };
+            // For subscribers: an update's row after it, a delete's before it.
+            applied.push(match op {
+                WriteOp::UpdateComm { id, .. } if rows => {
+                    execute()?;
+                    Applied::Comm(comm_by_id(conn, id)?)
+                }
+                WriteOp::DeleteComm(id) if rows => {
+                    let row = comm_by_id(conn, id)?;
+                    execute()?;
+                    Applied::Comm(row)
+                }
+                WriteOp::DeleteMedia(id) if rows => {
+                    let row = media_by_id(conn, id)?;
+                    execute()?;
+                    Applied::Media(row)
+                }
+                _ => Applied::Rows(execute()?),
+            });
         }
         // The search index in the same transaction: searchable once acknowledged.
         index::sqlite_drain(conn, mark, 0)?;
@@ -50,4 +75,20 @@ fn apply_sqlite(conn: &rusqlite::Connection, ops: &[&WriteOp]) -> Result<Vec<App
         }
         StoreError::from(err)
     })
+}
+
+fn comm_by_id(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<comm::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
+    let select = comm::Entity::find()
+        .filter(comm::Column::Id.eq(id))
+        .build(DatabaseBackend::Sqlite);
+    Ok(query(conn, &select, comm_row)?.pop())
+}
+
+fn media_by_id(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<media::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
+    let select = media::Entity::find()
+        .filter(media::Column::Id.eq(id))
+        .build(DatabaseBackend::Sqlite);
+    Ok(query(conn, &select, media_row)?.pop())
 }

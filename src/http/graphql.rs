@@ -400,6 +400,24 @@ impl Prepared {
         response
     }
 
+    /// [`stream`](Self::stream), polled once already: a subscription listens from the moment
+    /// this returns (so a client that sees the next message answered, or the event stream's
+    /// headers, knows it is live).
+    pub fn started(
+        self,
+        schema: &crate::graphql::CrmSchema,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::{FutureExt, StreamExt};
+        let mut stream = self.stream(schema).boxed();
+        match stream.next().now_or_never() {
+            None => stream,
+            Some(Some(first)) => futures_util::stream::once(std::future::ready(first))
+                .chain(stream)
+                .boxed(),
+            Some(None) => futures_util::stream::empty().boxed(),
+        }
+    }
+
     /// Runs the operation as a stream of responses (one for a query or mutation, one per
     /// event for a subscription).
     pub fn stream(

@@ -73,7 +73,7 @@ pub fn serve(state: &AppState, request: async_graphql::Request, caller: Caller) 
                 None
             };
             let shutdown = state.live.shutdown.clone();
-            let results = prepared.stream(&state.schema).map(move |response| {
+            let results = prepared.started(&state.schema).map(move |response| {
                 let _ = &slot;
                 next_event(&response)
             });

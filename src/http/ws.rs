@@ -355,7 +355,7 @@ impl Socket {
         let tagged = {
             let id = id.clone();
             prepared
-                .stream(&self.state.schema)
+                .started(&self.state.schema)
                 .map(Some)
                 .chain(futures_util::stream::once(async { None }))
                 .map(move |response| {
@@ -394,12 +394,13 @@ impl Socket {
                 self.send_json(&serde_json::json!({ "id": id, "type": "complete" }))
                     .await
             }
-            // A subscription that fails without data (a bad argument, an overflow) ends with
-            // an `error` message.
+            // A request error (nothing ran), and a subscription that fails without data (a
+            // bad argument, an overflow), end with an `error` message.
             Some(response)
-                if subscription
-                    && matches!(response.data, async_graphql::Value::Null)
-                    && !response.errors.is_empty() =>
+                if super::graphql::is_request_error(&response)
+                    || (subscription
+                        && matches!(response.data, async_graphql::Value::Null)
+                        && !response.errors.is_empty()) =>
             {
                 if let Some(running) = self.running.remove(&id) {
                     running.abort.abort();

@@ -48,6 +48,12 @@ pub struct Changes {
 struct Hub {
     topics: Mutex<HashMap<Topic, broadcast::Sender<Arc<Change>>>>,
     capacity: usize,
+    /// This process among the replicas (in its PostgreSQL notifications).
+    origin: u64,
+    /// Changes this process announced, by notification, until its listener hears of them:
+    /// its own subscribers get the rows exactly as written (other replicas read them).
+    announced: Mutex<std::collections::BTreeMap<u64, Vec<Change>>>,
+    next_announcement: std::sync::atomic::AtomicU64,
     /// Fired when the hub goes away (stops the PostgreSQL listener).
     closed: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     closing: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
@@ -104,6 +110,9 @@ impl Changes {
             hub: Arc::new(Hub {
                 topics: Mutex::default(),
                 capacity: capacity.max(1),
+                origin: uuid::Uuid::new_v4().as_u64_pair().0,
+                announced: Mutex::default(),
+                next_announcement: Default::default(),
                 closed: Mutex::new(Some(closed)),
                 closing: Mutex::new(Some(closing)),
             }),
@@ -211,77 +220,121 @@ struct Note {
     at: i64,
 }
 
-/// The notification payloads (JSON arrays of at most [`PG_PAYLOAD_BYTES`]) announcing
-/// `changes`, in order.
-pub(super) fn pg_payloads(changes: &[Change]) -> Vec<String> {
-    let mut payloads = Vec::new();
-    let mut current = String::from("[");
-    for change in changes {
-        let note = match change {
-            Change::Comm(c) => Note {
-                t: 'c',
-                k: c.kind.as_str().to_owned(),
-                id: c.id.clone(),
-                c: Some(c.customer_id.clone()),
-                o: None,
-                at: c.at.timestamp_micros(),
-            },
-            Change::Media(m) => Note {
-                t: 'm',
-                k: m.kind.as_str().to_owned(),
-                id: m.id.clone(),
-                c: m.customer_id.clone(),
-                o: m.order_id.clone(),
-                at: m.at.timestamp_micros(),
-            },
-        };
-        let text = serde_json::to_string(&note).expect("a note serialises");
-        if current.len() > 1 && current.len() + text.len() + 2 > PG_PAYLOAD_BYTES {
-            current.push(']');
-            payloads.push(std::mem::replace(&mut current, String::from("[")));
+/// The envelope of one notification: the announcing process, its number there, the changes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    o: u64,
+    s: u64,
+    n: Vec<Note>,
+}
+
+/// Announcements kept for the listener at most (older ones are dropped: their notifications
+/// were lost, e.g. with the LISTEN connection).
+const ANNOUNCED_KEPT: u64 = 4_096;
+
+impl Changes {
+    /// The notifications announcing `changes` (each payload at most [`PG_PAYLOAD_BYTES`]), in
+    /// order, with their keys; the changes are kept until the listener hears of them (or
+    /// [`forget`](Self::forget) is called, when the transaction did not commit).
+    pub(super) fn announce(&self, changes: Vec<Change>) -> Vec<(u64, String)> {
+        use std::sync::atomic::Ordering;
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        let mut kept = Vec::new();
+        let mut size = 0;
+        let flush =
+            |notes: &mut Vec<Note>, kept: &mut Vec<Change>, out: &mut Vec<(u64, String)>| {
+                if notes.is_empty() {
+                    return;
+                }
+                let key = self.hub.next_announcement.fetch_add(1, Ordering::Relaxed);
+                let envelope = Envelope {
+                    o: self.hub.origin,
+                    s: key,
+                    n: std::mem::take(notes),
+                };
+                out.push((
+                    key,
+                    serde_json::to_string(&envelope).expect("a note serialises"),
+                ));
+                let mut announced = self.hub.announced.lock().expect("announced lock");
+                announced.insert(key, std::mem::take(kept));
+                while announced
+                    .first_key_value()
+                    .is_some_and(|(oldest, _)| *oldest + ANNOUNCED_KEPT < key)
+                {
+                    announced.pop_first();
+                }
+            };
+        for change in changes {
+            let note = match &change {
+                Change::Comm(c) => Note {
+                    t: 'c',
+                    k: c.kind.as_str().to_owned(),
+                    id: c.id.clone(),
+                    c: Some(c.customer_id.clone()),
+                    o: None,
+                    at: c.at.timestamp_micros(),
+                },
+                Change::Media(m) => Note {
+                    t: 'm',
+                    k: m.kind.as_str().to_owned(),
+                    id: m.id.clone(),
+                    c: m.customer_id.clone(),
+                    o: m.order_id.clone(),
+                    at: m.at.timestamp_micros(),
+                },
+            };
+            let length = serde_json::to_string(&note).map_or(0, |t| t.len()) + 1;
+            if !notes.is_empty() && size + length > PG_PAYLOAD_BYTES {
+                flush(&mut notes, &mut kept, &mut out);
+                size = 0;
+            }
+            size += length;
+            notes.push(note);
+            kept.push(change);
         }
-        if current.len() > 1 {
-            current.push(',');
+        flush(&mut notes, &mut kept, &mut out);
+        out
+    }
+
+    /// Drops announcements whose transaction did not commit.
+    pub(super) fn forget(&self, keys: &[u64]) {
+        let mut announced = self.hub.announced.lock().expect("announced lock");
+        for key in keys {
+            announced.remove(key);
         }
-        current.push_str(&text);
     }
-    if current.len() > 1 {
-        current.push(']');
-        payloads.push(current);
+
+    /// This process's own announcement `key`, if it is still kept.
+    fn announced(&self, key: u64) -> Option<Vec<Change>> {
+        self.hub
+            .announced
+            .lock()
+            .expect("announced lock")
+            .remove(&key)
     }
-    payloads
 }
 
 /// Listens for the writers' notifications (of every replica) and publishes them, with the
-/// rows read once per notification, until the hub is gone.
-pub(super) fn spawn_pg_listener(db: sea_orm::DatabaseConnection, changes: Changes) {
+/// rows read once per notification, until the hub is gone. Returns once it listens (so a
+/// server is live for subscribers when it starts serving).
+pub(super) async fn spawn_pg_listener(
+    db: sea_orm::DatabaseConnection,
+    changes: Changes,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let pool = db.get_postgres_connection_pool().clone();
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
+    listener.listen(PG_CHANNEL).await?;
+    tracing::info!(
+        channel = PG_CHANNEL,
+        "listening for the changes of every replica"
+    );
+    let closed = changes.closed();
+    let weak = Arc::downgrade(&changes.hub);
+    drop(changes);
     tokio::spawn(async move {
-        let pool = db.get_postgres_connection_pool().clone();
-        let closed = changes.closed();
         tokio::pin!(closed);
-        let weak = Arc::downgrade(&changes.hub);
-        drop(changes);
-        let mut listener = loop {
-            let attempt = async {
-                let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
-                listener.listen(PG_CHANNEL).await?;
-                Ok::<_, sea_orm::sqlx::Error>(listener)
-            };
-            tokio::select! {
-                _ = &mut closed => return,
-                attempt = attempt => match attempt {
-                    Ok(listener) => break listener,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot LISTEN for changes; retrying in 1 s");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    }
-                },
-            }
-        };
-        tracing::info!(
-            channel = PG_CHANNEL,
-            "listening for changes from every replica"
-        );
         loop {
             let next = tokio::select! {
                 _ = &mut closed => return,
@@ -292,18 +345,17 @@ pub(super) fn spawn_pg_listener(db: sea_orm::DatabaseConnection, changes: Change
                     let Some(changes) = weak.upgrade().map(|hub| Changes { hub }) else {
                         return;
                     };
-                    match read_notes(&db, notification.payload()).await {
+                    match read_notes(&db, &changes, notification.payload()).await {
                         Ok(batch) => changes.publish(batch),
                         Err(err) => {
                             tracing::warn!(error = %err, "a change notification could not be read")
                         }
                     }
                 }
-                Ok(None) => {
-                    tracing::warn!(
-                        "the LISTEN connection was lost: changes committed until it is back are not delivered"
-                    );
-                }
+                // sqlx reconnects (and listens again) on the next call.
+                Ok(None) => tracing::warn!(
+                    "the LISTEN connection was lost: changes committed until it is back are not delivered"
+                ),
                 Err(err) => {
                     tracing::warn!(error = %err, "LISTEN failed; retrying in 1 s");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -311,17 +363,27 @@ pub(super) fn spawn_pg_listener(db: sea_orm::DatabaseConnection, changes: Change
             }
         }
     });
+    Ok(())
 }
 
-/// The changes of one notification, with the rows after them (read now).
+/// The changes of one notification, with the rows after them: as written, when this process
+/// announced them; else read now (so on another replica an event may show a row that changed
+/// again since).
 async fn read_notes(
     db: &sea_orm::DatabaseConnection,
+    changes: &Changes,
     payload: &str,
 ) -> Result<Vec<Change>, super::StoreError> {
     use entity::{comm, media};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let notes: Vec<Note> = serde_json::from_str(payload)
+    let envelope: Envelope = serde_json::from_str(payload)
         .map_err(|e| super::StoreError::internal(format!("a change notification: {e}")))?;
+    if envelope.o == changes.hub.origin
+        && let Some(exact) = changes.announced(envelope.s)
+    {
+        return Ok(exact);
+    }
+    let notes = envelope.n;
     let wanted = |table: char| -> Vec<&str> {
         notes
             .iter()
@@ -394,18 +456,29 @@ mod tests {
     }
 
     #[test]
-    fn payloads_stay_under_the_limit_and_keep_every_change_in_order() {
+    fn announcements_stay_under_the_limit_and_keep_every_change_in_order() {
+        let hub = Changes::new(4);
         let changes: Vec<Change> = (0..500).map(|n| comm_change("c-1", n)).collect();
-        let payloads = pg_payloads(&changes);
+        let payloads = hub.announce(changes);
         assert!(payloads.len() > 1);
         let mut ids = Vec::new();
-        for payload in &payloads {
+        let mut kept = Vec::new();
+        for (key, payload) in &payloads {
             assert!(payload.len() <= PG_PAYLOAD_BYTES, "{}", payload.len());
-            let notes: Vec<Note> = serde_json::from_str(payload).unwrap();
-            ids.extend(notes.into_iter().map(|n| n.id));
+            let envelope: Envelope = serde_json::from_str(payload).unwrap();
+            assert_eq!((envelope.o, envelope.s), (hub.hub.origin, *key));
+            ids.extend(envelope.n.into_iter().map(|n| n.id));
+            kept.extend(hub.announced(*key).unwrap().into_iter().map(|c| match c {
+                Change::Comm(c) => c.id,
+                Change::Media(m) => m.id,
+            }));
         }
         let expected: Vec<String> = (0..500).map(|n| format!("{n:036}")).collect();
         assert_eq!(ids, expected);
+        assert_eq!(kept, expected);
+        let again = hub.announce(vec![comm_change("c-1", 1)]);
+        hub.forget(&[again[0].0]);
+        assert!(hub.announced(again[0].0).is_none());
     }
 
     #[tokio::test]

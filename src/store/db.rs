@@ -100,7 +100,7 @@ impl Store {
         let changes = Changes::new(cfg.subscription_buffer);
         match pool.get_database_backend() {
             DatabaseBackend::Postgres => {
-                super::changes::spawn_pg_listener(pool.clone(), changes.clone())
+                super::changes::spawn_pg_listener(pool.clone(), changes.clone()).await?
             }
             _ => tracing::warn!(
                 "MySQL/MariaDB: subscriptions deliver only the changes made through this server process; \

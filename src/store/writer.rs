@@ -149,9 +149,14 @@ impl WeakWriter {
 /// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.
 pub(super) trait Target {
     /// Applies `ops` in one transaction; what each did, or the first error (the transaction
-    /// is then rolled back). With `rows`, updates and deletes also read their row
-    /// ([`Applied::Comm`], [`Applied::Media`]) for the change events.
-    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError>;
+    /// is then rolled back). With `events` (someone wants the batch's changes), updates and
+    /// deletes also read their row ([`Applied::Comm`], [`Applied::Media`]), and a target that
+    /// [`notifies`](Self::notifies) announces the changes in the transaction.
+    async fn apply(
+        &self,
+        ops: &[&WriteOp],
+        events: Option<&Changes>,
+    ) -> Result<Vec<Applied>, StoreError>;
 
     /// Whether the target announces its changes itself, inside the transaction (PostgreSQL's
     /// `NOTIFY`), rather than the writer publishing them after the commit.
@@ -161,8 +166,12 @@ pub(super) trait Target {
 }
 
 impl Target for DatabaseConnection {
-    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError> {
-        apply(self, ops, rows).await
+    async fn apply(
+        &self,
+        ops: &[&WriteOp],
+        events: Option<&Changes>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        apply(self, ops, events).await
     }
 
     fn notifies(&self) -> bool {
@@ -224,7 +233,8 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
         // Updates and deletes read their rows only for someone: a subscriber here, or (with
         // NOTIFY) on any replica.
         let rows = notifies || changes.wanted();
-        let applied = target.apply(&ops, rows).await;
+        let events = rows.then_some(&changes);
+        let applied = target.apply(&ops, events).await;
         metrics::histogram!("crm_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         let publish = |ops: &[&WriteOp], applied: &[Applied]| {
             if rows && !notifies {
@@ -243,7 +253,7 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
                 tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
                 drop(ops);
                 for job in batch.drain(..) {
-                    let result = target.apply(&[&job.op], rows).await;
+                    let result = target.apply(&[&job.op], events).await;
                     if let Ok(applied) = &result {
                         publish(&[&job.op], applied);
                     }
@@ -264,8 +274,11 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
 async fn apply(
     db: &DatabaseConnection,
     ops: &[&WriteOp],
-    rows: bool,
+    events: Option<&Changes>,
 ) -> Result<Vec<Applied>, StoreError> {
+    let rows = events.is_some();
+    // The announced changes, kept for this replica's listener until it hears of them.
+    let mut stashed = Vec::new();
     let backend = db.get_database_backend();
     let sqlite = backend == DatabaseBackend::Sqlite;
     let options = TransactionOptions {
@@ -319,9 +332,12 @@ async fn apply(
         // The search index in the same transaction: searchable once acknowledged.
         super::index::pool_index_touched(&txn, backend, &touched).await?;
         // PostgreSQL delivers the notifications on commit, in commit order, to every replica.
-        if backend == DatabaseBackend::Postgres {
+        if backend == DatabaseBackend::Postgres
+            && let Some(hub) = events
+        {
             let changes = changes_of(ops, &applied, chrono::Utc::now());
-            for payload in super::changes::pg_payloads(&changes) {
+            for (key, payload) in hub.announce(changes) {
+                stashed.push(key);
                 txn.execute_raw(Statement::from_sql_and_values(
                     backend,
                     "SELECT pg_notify($1, $2)",
@@ -334,12 +350,20 @@ async fn apply(
     }
     .await;
     match result {
-        Ok(applied) => {
-            txn.commit().await?;
-            Ok(applied)
-        }
+        Ok(applied) => match txn.commit().await {
+            Ok(()) => Ok(applied),
+            Err(err) => {
+                if let Some(hub) = events {
+                    hub.forget(&stashed);
+                }
+                Err(err.into())
+            }
+        },
         Err(err) => {
             let _ = txn.rollback().await;
+            if let Some(hub) = events {
+                hub.forget(&stashed);
+            }
             Err(err)
         }
     }

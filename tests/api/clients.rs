@@ -11,6 +11,9 @@
 //!   manifest, as the server's trusted documents, runs every document by id and by text and
 //!   nothing else.
 //! - graphql-schema-linter over `schema.graphql` with the rules of `.graphql-schema-linterrc`.
+//! - graphql-ws over `ws` and graphql-sse (`realtime.mjs`): subscriptions to comm changes of one
+//!   customer (create, update, delete in order, nothing of another customer), a bad argument's
+//!   BAD_USER_INPUT through the sink's `error`, and media changes of one order over SSE.
 //!
 //! They need `tests/node/node_modules` (`npm ci --prefix tests/node`, which `scripts/test.sh`
 //! runs); without it they print `SKIPPED: …`, or fail when `CRM_TEST_REQUIRE_ALL` is set.
@@ -188,6 +191,21 @@ async fn apollo_client_pages_connections_with_relay_style_pagination() {
     let stdout = node_ok_async(&["apollo-pages.mjs", &app.url("/graphql"), customer]).await;
     print!("{stdout}");
     assert!(stdout.starts_with("ok apollo-pages:"), "{stdout}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_ws_and_sse_clients() {
+    if !can_run("graphql-ws", "the graphql-ws and graphql-sse test")
+        || !can_run("graphql-sse", "the graphql-ws and graphql-sse test")
+        || !can_run("ws", "the graphql-ws and graphql-sse test")
+    {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let stdout = node_ok_async(&["realtime.mjs", &app.url("")]).await;
+    print!("{stdout}");
+    assert!(stdout.starts_with("ok realtime:"), "{stdout}");
     app.stop().await;
 }
 

@@ -161,21 +161,32 @@ async fn every_error_has_a_code() {
         "UNSUPPORTED_MEDIA_TYPE"
     );
 
-    // A WebSocket upgrade is refused clearly, not answered with the GraphiQL page.
-    let upgrade = app
-        .client
-        .get(app.url("/graphql"))
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upgrade.status(), 400);
+    // A WebSocket upgrade switches protocols (GraphQL over WebSocket: `realtime`), it is not
+    // answered with the GraphiQL page; a malformed one is refused with a GraphQL error body.
+    let upgrade = |key: Option<&str>| {
+        let mut request = app
+            .client
+            .get(app.url("/graphql"))
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-protocol", "graphql-transport-ws");
+        if let Some(key) = key {
+            request = request.header("sec-websocket-key", key);
+        }
+        request.send()
+    };
+    let switched = upgrade(Some("dGhlIHNhbXBsZSBub25jZQ==")).await.unwrap();
+    assert_eq!(switched.status(), 101);
     assert_eq!(
-        error_code(&upgrade.json().await.unwrap()),
-        "WEBSOCKET_NOT_SUPPORTED"
+        switched.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    let malformed = upgrade(None).await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        error_code(&malformed.json().await.unwrap()),
+        "BAD_REQUEST"
     );
     app.stop().await;
 }

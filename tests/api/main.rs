@@ -9,7 +9,8 @@
 //! - [`auth`]: API tokens, HS256/RS256/JWKS JWTs, scopes.
 //! - [`clients`]: real clients through Node (`tests/node/`): graphql-http's GraphQL over HTTP
 //!   audit, Apollo Client with persisted queries, the codegen client preset compiled with
-//!   `tsc --strict` and its manifest as trusted documents, graphql-schema-linter.
+//!   `tsc --strict` and its manifest as trusted documents, graphql-schema-linter, and
+//!   subscriptions through the graphql-ws and graphql-sse clients.
 //! - [`conformance`]: GraphQL over HTTP (media types, status codes, request errors), variable
 //!   coercion and defaults, enum literals, document limits, input errors naming GraphQL fields.
 //! - [`connections`]: `commsConnection` and `mediaConnection`: keyset page walks both ways,
@@ -25,6 +26,9 @@
 //! - [`operations`]: `/readyz`, `/metrics` (authenticated, bounded labels), request ids, JSON
 //!   logs that name the operation but never its variables.
 //! - [`persisted`]: automatic persisted queries (POST and GET) and trusted documents.
+//! - [`realtime`]: subscriptions over WebSocket (graphql-transport-ws) and SSE on every backend:
+//!   change kinds, filters, commit order, overflow, limits, auth and expiry, close codes,
+//!   timeouts, SIGTERM, two PostgreSQL replicas.
 //! - [`replicas`]: two server processes over one PostgreSQL/MySQL database.
 //! - [`rest`]: the seed's REST API, on every backend.
 //! - [`schema`]: `schema.graphql` matches the code.
@@ -56,6 +60,7 @@ mod ingest;
 mod layout;
 mod operations;
 mod persisted;
+mod realtime;
 mod replicas;
 mod rest;
 mod schema;

@@ -10,8 +10,12 @@ use entity::{comm, media};
 use sea_orm::DatabaseBackend;
 
 impl Target for rusqlite::Connection {
-    async fn apply(&self, ops: &[&WriteOp], rows: bool) -> Result<Vec<Applied>, StoreError> {
-        apply_sqlite(self, ops, rows)
+    async fn apply(
+        &self,
+        ops: &[&WriteOp],
+        events: Option<&crate::store::changes::Changes>,
+    ) -> Result<Vec<Applied>, StoreError> {
+        apply_sqlite(self, ops, events.is_some())
     }
 }
 

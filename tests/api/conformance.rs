@@ -184,10 +184,7 @@ async fn every_error_has_a_code() {
     );
     let malformed = upgrade(None).await.unwrap();
     assert_eq!(malformed.status(), 400);
-    assert_eq!(
-        error_code(&malformed.json().await.unwrap()),
-        "BAD_REQUEST"
-    );
+    assert_eq!(error_code(&malformed.json().await.unwrap()), "BAD_REQUEST");
     app.stop().await;
 }
 

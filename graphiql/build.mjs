@@ -21,17 +21,15 @@ const out = path.resolve(here, '..', 'assets', 'graphiql');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 
-// The fetcher can open a graphql-ws client for subscriptions when given a `subscriptionUrl`;
-// the page never gives one, so the client is left out.
-const noGraphqlWs = {
-  name: 'no-graphql-ws',
+// Subscriptions: the fetcher (@graphiql/toolkit) imports `graphql-ws` for its client. That
+// import would resolve to the package's whole entry (client and server); the browser entry,
+// `graphql-ws/client`, is all the page needs.
+const graphqlWsClient = {
+  name: 'graphql-ws-client',
   setup(build) {
-    build.onResolve({ filter: /^graphql-ws$/ }, () => ({ path: 'graphql-ws', namespace: 'stub' }));
-    build.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents:
-        'export function createClient() { throw new Error("subscriptions over WebSocket are not served"); }',
-      loader: 'js',
-    }));
+    build.onResolve({ filter: /^graphql-ws$/ }, ({ kind, resolveDir, importer }) =>
+      build.resolve('graphql-ws/client', { kind, resolveDir, importer }),
+    );
   },
 };
 
@@ -69,7 +67,6 @@ const common = {
   charset: 'utf8',
   logLevel: 'warning',
   metafile: true,
-  plugins: [noGraphqlWs],
   banner: {
     js: '/*! Bundled packages and their licences: LICENSES.txt beside this file. */',
     css: '/*! Bundled packages and their licences: LICENSES.txt beside this file. */',
@@ -80,7 +77,7 @@ const builds = [
   {
     entryPoints: { graphiql: 'src/index.jsx' },
     jsx: 'automatic',
-    plugins: [noGraphqlWs, noMonacoCss],
+    plugins: [graphqlWsClient, noMonacoCss],
     loader: { '.ttf': 'dataurl', '.woff': 'dataurl', '.woff2': 'dataurl', '.svg': 'dataurl', '.png': 'dataurl' },
   },
   { entryPoints: { 'editor.worker': 'monaco-editor/esm/vs/editor/editor.worker.js' } },

@@ -1,9 +1,10 @@
 // The GraphiQL page crm-comms serves at `GET /graphql` (see src/http/graphiql.rs).
 //
 // Everything it needs is bundled by build.mjs into assets/graphiql/ and served by the binary
-// from its own origin: no request leaves it. Operations go to this origin's `/graphql`, with
-// the headers of GraphiQL's headers editor, so `{"Authorization": "Bearer <token>"}` there
-// authenticates. Headers are not persisted (GraphiQL's default).
+// from its own origin: no request leaves it. Operations go to this origin's `/graphql` (over
+// HTTP, subscriptions over a WebSocket), with the headers of GraphiQL's headers editor, so
+// `{"Authorization": "Bearer <token>"}` there authenticates. Headers are not persisted
+// (GraphiQL's default).
 //
 // A query (and its variables) can be preset in the URL fragment, which never reaches the
 // server (`?query=` would make the server execute it instead of serving this page):
@@ -14,6 +15,7 @@
 // never put in it.
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
+import { parse } from 'graphql';
 import 'graphiql/style.css';
 import './page.css';
 import { createRoot } from 'react-dom/client';
@@ -50,10 +52,29 @@ function writeFragment() {
   window.history.replaceState(null, '', url);
 }
 
-// The page is served by `GET /graphql`; operations are POSTed to the same path.
-const fetcher = createGraphiQLFetcher({
-  url: new URL(window.location.pathname, window.location.origin).href,
-});
+// The page is served by `GET /graphql`; queries and mutations are POSTed to the same path, and
+// subscriptions run over a WebSocket to it (`ws:`/`wss:`, graphql-transport-ws, graphql-ws's
+// client): one connection per subscription, opened when it starts and closed when it stops.
+// The headers editor's object is the socket's `connection_init` payload, so its
+// `{"Authorization": "Bearer <token>"}` authenticates subscriptions as it does requests.
+const url = new URL(window.location.pathname, window.location.origin);
+const subscriptionUrl = new URL(url);
+subscriptionUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+const toolkitFetcher = createGraphiQLFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
+
+// The toolkit picks the WebSocket by the operation's type in GraphiQL's parsed document, which
+// GraphiQL updates 100 ms after the last edit, while the text it sends is the editor's current
+// one: run sooner (a click or Ctrl+Enter right after typing) and a new subscription would be
+// POSTed as the previous document's type. Parse the text that is sent instead.
+function fetcher(params, options) {
+  let documentAST = options?.documentAST;
+  try {
+    documentAST = parse(params.query);
+  } catch {
+    // Not valid GraphQL: the server answers with the syntax error.
+  }
+  return toolkitFetcher(params, { ...options, documentAST });
+}
 
 const root = createRoot(document.getElementById('graphiql'));
 root.render(

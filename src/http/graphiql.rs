@@ -27,6 +27,8 @@ pub const ASSETS_PATH: &str = "/graphiql/assets";
 ///   no hash or nonce can allow them). Without it the editors lose their highlighting and
 ///   selections. Injected CSS could still send nothing anywhere: images, fonts and connections
 ///   are limited to this origin (and `data:`).
+/// - `connect-src 'self'` covers the WebSocket of subscriptions too (`ws:`/`wss:` to this host
+///   and port): CSP Level 3 matches `'self'` against the secure variant of the page's scheme.
 /// - `worker-src 'self'`: Monaco's workers are started from this origin's files, not `blob:`.
 /// - `data:` images and fonts: GraphiQL's stylesheet inlines its fonts and icons as `data:`.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \

@@ -1,8 +1,10 @@
 //! The GraphiQL page works offline: it is served with a strict Content-Security-Policy, every
 //! asset it references is served by the binary itself, nothing in them loads another origin,
 //! and in a real browser (Debian's Chromium through `tests/node/graphiql.mjs`) the editor
-//! renders, a query preset in the URL runs and shows its result, and no request leaves the
-//! server's origin, with auth off and on (bearer token typed into the headers editor).
+//! renders, a query preset in the URL runs and shows its result, a subscription typed into the
+//! editor runs over the page's WebSocket and shows the comms created meanwhile, and no request
+//! leaves the server's origin, with auth off and on (bearer token typed into the headers editor,
+//! sent as a header and in the socket's `connection_init`).
 //!
 //! The browser tests need `tests/node/node_modules` (`npm ci --prefix tests/node`) and
 //! `/usr/bin/chromium`, which `scripts/test.sh` installs; without them they print `SKIPPED: …`,
@@ -150,6 +152,7 @@ async fn page_has_a_strict_csp_and_names_only_its_own_assets() {
         ("script-src", &["'self'"][..]),
         // Monaco's run-time <style> element and style attributes (see src/http/graphiql.rs).
         ("style-src", &["'self'", "'unsafe-inline'"][..]),
+        // Also the subscriptions' WebSocket (`'self'` matches ws:/wss: to this host).
         ("connect-src", &["'self'"][..]),
         ("img-src", &["'self'", "data:"][..]),
         ("font-src", &["'self'", "data:"][..]),
@@ -229,6 +232,8 @@ async fn assets_are_served_from_the_binary_and_load_nothing_from_elsewhere() {
         workers,
         ["editor.worker.js", "graphql.worker.js", "json.worker.js"]
     );
+    // The fetcher's WebSocket client (graphql-ws, for subscriptions) is bundled, not stubbed.
+    assert!(js.contains("graphql-transport-ws"), "no graphql-ws client");
     let mut texts = vec![("graphiql.js".to_owned(), js.clone())];
     let files = workers
         .iter()
@@ -258,6 +263,10 @@ async fn assets_are_served_from_the_binary_and_load_nothing_from_elsewhere() {
                     "LICENSES.txt names GraphiQL 5"
                 );
                 assert!(text.contains("react-dom@") && text.contains("monaco-editor@"));
+                assert!(
+                    text.contains("graphql-ws@"),
+                    "LICENSES.txt names graphql-ws"
+                );
             }
             // Fonts and images are inlined: no URL and no @import at all.
             "graphiql.css" => {

@@ -20,6 +20,8 @@ mod cursors;
 mod data;
 #[path = "load/postgres.rs"]
 mod postgres;
+#[path = "load/realtime.rs"]
+mod realtime;
 #[path = "load/server.rs"]
 mod server;
 #[path = "load/sqlite.rs"]
@@ -68,14 +70,22 @@ struct Args {
     /// How long the in-process ceiling runs.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     ceiling_duration: Duration,
-    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1 (W1 and I1 write:
-    /// last).
+    /// Queries to run, in this order: any of Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,R1,I1 (W1, R1 and
+    /// I1 write: last). R1 is W1 with open subscriptions (see `--subscribers`).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1"
+        default_value = "Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,R1,I1"
     )]
     only: Vec<String>,
+    /// R1's open `commChanges` subscriptions over WebSockets: half on one customer (who gets 1
+    /// in 100 of R1's writes), the other half on as many other customers, one each.
+    #[arg(long, default_value_t = 1_000)]
+    subscribers: usize,
+    /// R1's writes for the customer half of the subscriptions watch, per thousand (the others
+    /// go to random customers, as W1's); 0 is W1's own mix.
+    #[arg(long, default_value_t = 10)]
+    hot_per_mille: u64,
     /// `sqlite` (a cached file under target/bench-data) or a PostgreSQL URL
     /// (`postgres://postgres@127.0.0.1:5432/postgres`): a database `crm_bench_<params>` is
     /// then dropped, created, migrated and loaded on that server.
@@ -149,6 +159,9 @@ const T4: &str = "query($c: String!) { commsSummary(customerId: $c) { customerId
 const S1: &str = "query($c: String!, $s: String!) { commsConnection(filter: {customerId: $c, search: $s}, first: 20) { nodes { id type direction subject occurredAt } } }";
 const S2: &str = "query($s: String!) { commsConnection(filter: {search: $s}, first: 20) { nodes { id customerId type direction subject occurredAt } } }";
 const T5: &str = "query($until: DateTime!) { commsConnection(filter: {directions: [INBOUND], occurredAt: {until: $until}}, first: 50) { nodes { id customerId type direction subject body attachments { filename nextcloudPath } extMessageId loggedBy occurredAt createdAt } } }";
+/// The customer half of R1's subscriptions watch.
+const R1_HOT: u64 = 0;
+
 /// Customers T2 prepares page 3 for (the measured requests draw among them at random).
 const T2_CUSTOMERS: usize = 2_000;
 
@@ -332,6 +345,26 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
                     })),
                 }
             }
+            "R1" => {
+                let query = serde_json::to_string(W1).expect("a string serialises");
+                let hot = args.hot_per_mille;
+                Workload {
+                    name: "R1",
+                    what: "W1 while subscriptions are open, `--hot-per-mille` of the writes for the customer half of them watch",
+                    concurrency: args.write_concurrency,
+                    make: Make::Ready(Arc::new(move |rng: &mut Rng| {
+                        let customer = if rng.below(1_000) < hot {
+                            data::customer_id(R1_HOT)
+                        } else {
+                            data::customer_id(rng.below(customers))
+                        };
+                        let n = rng.below(1_000_000);
+                        Bytes::from(format!(
+                            r#"{{"query":{query},"variables":{{"i":{{"customerId":"{customer}","type":"NOTE","direction":"INTERNAL","subject":"Call back re. delivery #{n}","body":"Customer called about the delivery slot; confirmed Tuesday 9:00-12:00. Ref {n}."}}}}}}"#
+                        ))
+                    })),
+                }
+            }
             "I1" => {
                 let query = serde_json::to_string(I1).expect("a string serialises");
                 Workload {
@@ -360,7 +393,7 @@ fn workloads(args: &Args, p: Params) -> anyhow::Result<Vec<Workload>> {
             }
             other => {
                 anyhow::bail!(
-                    "unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,I1)"
+                    "unknown query {other} in --only (use Q1,Q2,Q3,T1,T2,T3,T4,T5,S1,S2,W1,R1,I1)"
                 )
             }
         });
@@ -907,6 +940,21 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         };
+        // R1: the subscriptions are open (and live) before anything is written.
+        let subscribers = if w.name == "R1" {
+            let hot = args.subscribers / 2;
+            let spread: Vec<String> = (1..=(args.subscribers - hot) as u64)
+                .map(|i| data::customer_id(i * (params.customers / 1024).max(1) % params.customers))
+                .collect();
+            let subs =
+                realtime::open(server.addr, &data::customer_id(R1_HOT), hot, &spread).await?;
+            let client = reqwest::Client::new();
+            let before = realtime::totals(&client, server.addr, &subs.watched).await?;
+            println!("R1: {} subscriptions open", args.subscribers);
+            Some((subs, client, before))
+        } else {
+            None
+        };
         println!(
             "{} ({}): {}",
             w.name,
@@ -933,6 +981,39 @@ async fn main() -> anyhow::Result<()> {
         );
         if let Some(e) = &m.first_error {
             println!("{}: first error: {e}", m.name);
+        }
+        if let Some((subs, client, before)) = subscribers {
+            let after = realtime::totals(&client, server.addr, &subs.watched).await?;
+            let expected: u64 = subs
+                .watched
+                .iter()
+                .zip(before.iter().zip(&after))
+                .map(|((_, watchers), (b, a))| (a - b) * watchers)
+                .sum();
+            let received = realtime::drained(&subs.stats, expected, Duration::from_secs(10)).await;
+            let mut latencies = std::mem::take(&mut *subs.stats.latencies_us.lock().unwrap());
+            latencies.sort_unstable();
+            let at = |q: f64| {
+                latencies
+                    .get(
+                        ((latencies.len() as f64 * q) as usize)
+                            .min(latencies.len().saturating_sub(1)),
+                    )
+                    .map_or(0.0, |us| *us as f64 / 1000.0)
+            };
+            let note = format!(
+                "R1: {} subscriptions ({} on one customer, who gets {}‰ of the writes); {received} of {expected} events delivered, \
+                 {} errors; commit to delivery p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                args.subscribers,
+                args.subscribers / 2,
+                args.hot_per_mille,
+                subs.stats.errors.load(std::sync::atomic::Ordering::Relaxed),
+                at(0.5),
+                at(0.99),
+                latencies.last().map_or(0.0, |us| *us as f64 / 1000.0)
+            );
+            println!("{note}");
+            notes.push(note);
         }
         results.push(m);
     }
@@ -1013,6 +1094,19 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let find = |name: &str| results.iter().find(|m| m.name == name && m.requests > 0);
+    if let (Some(r1), Some(w1)) = (find("R1"), find("W1")) {
+        let _ = writeln!(
+            report,
+            "\n**R1 ÷ W1 = {:.0} ÷ {:.0} = {:.2}** (target ≥ 0.85: W1 within 15 % with {} \
+             subscriptions open); peak RSS {} MiB (W1: {} MiB).",
+            r1.rps,
+            w1.rps,
+            r1.rps / w1.rps,
+            args.subscribers,
+            fmt_opt(r1.peak_rss_mib, 1),
+            fmt_opt(w1.peak_rss_mib, 1)
+        );
+    }
     if let (Some(s1), Some(q3)) = (find("S1"), find("Q3")) {
         let _ = writeln!(
             report,

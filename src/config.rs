@@ -35,6 +35,15 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Copy the SQLite database to a new file, consistently, while the server runs and writes
+    /// (SQLite's online backup API), and check the copy's integrity. PostgreSQL and
+    /// MySQL/MariaDB are backed up with their own tools (`pg_dump`, `mysqldump`; see the
+    /// README).
+    Backup {
+        /// The copy to write (must not exist yet).
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// Log the comms of an NDJSON file (one `CommCreateInput`, camelCase, or the seed's
     /// `CommCreate`, snake_case, per line) idempotently, as `ingestComms` does; applies pending
     /// migrations first. Exits 1 when a line was rejected.
@@ -269,7 +278,7 @@ pub struct DbConfig {
     #[arg(
         long,
         env = "CRM_SUBSCRIPTION_BUFFER",
-        default_value_t = 1_024,
+        default_value_t = 256,
         global = true
     )]
     pub subscription_buffer: usize,
@@ -286,7 +295,7 @@ impl DbConfig {
             sqlite_synchronous: SqliteSynchronous::Full,
             sqlite_busy_timeout_ms: 5_000,
             search_poll_ms: 1_000,
-            subscription_buffer: 1_024,
+            subscription_buffer: 256,
         }
     }
 

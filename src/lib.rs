@@ -5,11 +5,11 @@
 //!
 //! | module | what it is | imports |
 //! |---|---|---|
-//! | [`http`] | the axum router, middleware, `/graphql`, `/healthz`, serving and shutdown; [`http::rest`] the seed's REST routes | `graphql`, `service`, `auth`, `config`, `model`, `error`, `store` (to open it) |
-//! | [`graphql`] | the schema: one module per entity ([`graphql::comm`], [`graphql::media`]) with its types, queries and mutations; [`graphql::timeline`] merges both | `service`, `model`, `auth`, `error` |
+//! | [`http`] | the axum router, middleware, `/graphql` (HTTP, WebSocket `graphql-transport-ws`, Server-Sent Events), `/healthz`, serving and shutdown; [`http::rest`] the seed's REST routes | `graphql`, `service`, `auth`, `config`, `model`, `error`, `store` (to open it) |
+//! | [`graphql`] | the schema: one module per entity ([`graphql::comm`], [`graphql::media`]) with its types, queries and mutations; [`graphql::timeline`] merges both; [`graphql::changes`] the `Subscription` root | `service`, `model`, `auth`, `error` |
 //! | [`service`] | the seed's `service.py`: rules and validation, shared by GraphQL and REST | `store`, `model`, `error` |
-//! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, the search index ([`store::search`]), opening and migrating the database | `model`, `config` |
-//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), what a word and a search are ([`model::search`]), the time format | nothing of the crate |
+//! | [`store`] | every SQL statement (SeaQuery, for all three backends): offset and keyset (cursor) reads, the group-committing writer, the hub of committed changes subscriptions listen on ([`store::changes`], PostgreSQL `LISTEN/NOTIFY`), the search index ([`store::search`]), opening and migrating the database | `model`, `config` |
+//! | [`model`] | the domain model all layers share: listings, filters, new records, patches, column selections, the order key and cursors ([`model::cursor`]), what a word and a search are ([`model::search`]), what a committed change is ([`model::change`]), the time format | nothing of the crate |
 //! | [`error`] | [`ServiceError`], free of transport concerns; mapped once at each edge | `store` (its error) |
 //! | [`import`] | `crm-comms import`: an NDJSON file through the service's ingest | `service`, `model`, `http` (the REST body decoding), `graphql` (field names) |
 //! | [`auth`], [`config`], [`telemetry`] | credentials, CLI/env configuration, log set-up | `error`, `config` |

@@ -21,6 +21,8 @@ pub struct Live {
     pub requests: Arc<Semaphore>,
     pub keepalive: Duration,
     pub idle: Duration,
+    /// Largest WebSocket message a client may send (the HTTP body limit).
+    pub max_message_bytes: usize,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
     /// Every socket's task, awaited at shutdown.
@@ -47,6 +49,7 @@ impl Live {
             requests: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             keepalive: Duration::from_secs(config.keepalive_secs.max(1)),
             idle: Duration::from_secs(config.idle_timeout_secs.max(1)),
+            max_message_bytes: config.max_body_bytes,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }

@@ -37,7 +37,14 @@ pub fn upgrade(state: AppState, ws: WebSocketUpgrade, headers: &HeaderMap) -> Re
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let tasks = state.live.tasks.clone();
+    // A client sends small messages (a document is at most the body limit): small buffers
+    // keep a thousand idle sockets cheap (tungstenite's defaults are 128 KiB each way).
+    let limit = state.live.max_message_bytes;
     ws.protocols([PROTOCOL])
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(limit)
+        .max_frame_size(limit)
         .on_upgrade(move |socket| tasks.track_future(serve(state, socket, header)))
 }
 
@@ -134,6 +141,23 @@ async fn serve(state: AppState, socket: WebSocket, header: Option<String>) {
             Some((id, generation, response)) = socket.streams.next(), if !socket.streams.is_empty() => {
                 if let Some(end) = socket.deliver(id, generation, response).await {
                     break end;
+                }
+                // Whatever else is ready (one change for several of the socket's
+                // subscriptions) goes out with it: one write to the socket, not one each.
+                let mut ended = None;
+                while let Some(Some((id, generation, response))) =
+                    futures_util::FutureExt::now_or_never(socket.streams.next())
+                {
+                    if let Some(end) = socket.deliver(id, generation, response).await {
+                        ended = Some(end);
+                        break;
+                    }
+                }
+                if let Some(end) = ended {
+                    break end;
+                }
+                if socket.tx.flush().await.is_err() {
+                    break None;
                 }
                 if closing && let Some(end) = socket.drained() {
                     break end;
@@ -419,7 +443,8 @@ impl Socket {
                 text.push_str(",\"type\":\"next\",\"payload\":");
                 text.push_str(std::str::from_utf8(&payload).unwrap_or("null"));
                 text.push('}');
-                self.tx.send(Message::Text(text.into())).await
+                // Flushed by the caller once nothing more is ready.
+                self.tx.feed(Message::Text(text.into())).await
             }
         };
         sent.is_err().then_some(None)

@@ -52,6 +52,49 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Backup { output } => {
+            anyhow::ensure!(
+                cli.db.is_sqlite(),
+                "crm-comms backup copies SQLite files; back up PostgreSQL with \
+                 `pg_dump --format=custom --no-owner --file=crm.dump \"$DATABASE_URL\"` and \
+                 MySQL/MariaDB with `mysqldump --single-transaction --routines --triggers \
+                 --default-character-set=utf8mb4 crm > crm.sql` (see the README)"
+            );
+            let source = crm_comms::store::sqlite_path(&cli.db.database_url)?;
+            let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} pages ({percent}%) {elapsed}",
+                    )
+                    .expect("a valid template"),
+                );
+                bar
+            });
+            let started = std::time::Instant::now();
+            let copied = crm_comms::store::sqlite::backup::backup(
+                &source,
+                &output,
+                std::time::Duration::from_millis(cli.db.sqlite_busy_timeout_ms),
+                |done, all| {
+                    if let Some(bar) = &bar {
+                        bar.set_length(all);
+                        bar.set_position(done);
+                    }
+                },
+            )?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            println!(
+                "{} -> {}: {} pages, {:.1} MiB in {:.1} s; integrity_check ok",
+                source.display(),
+                output.display(),
+                copied.pages,
+                copied.bytes as f64 / 1048576.0,
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::Migrate => {
             crm_comms::store::migrate(&cli.db).await?;
             tracing::info!("migrations applied");

@@ -23,6 +23,8 @@
 //! - [`ingest`]: idempotent batch ingest (`ingestComms`, `POST /api/crm/comms/ingest`) on every
 //!   backend: duplicates, atomic vs not, rejects, limits, races, two replicas, `crm-comms import`.
 //! - [`layout`]: no import cycles between the modules of `src/`.
+//! - [`lifecycle`]: `crm-comms backup` under a write load (consistent, every acknowledged
+//!   write in it, intact for both SQLites, served again).
 //! - [`operations`]: `/readyz`, `/metrics` (authenticated, bounded labels), request ids, JSON
 //!   logs that name the operation but never its variables.
 //! - [`persisted`]: automatic persisted queries (POST and GET) and trusted documents.
@@ -58,6 +60,7 @@ mod graphql_media;
 mod graphql_rows;
 mod ingest;
 mod layout;
+mod lifecycle;
 mod operations;
 mod persisted;
 mod realtime;

@@ -8,5 +8,6 @@
 //! [`crate::store`] (`fast_path_answers_like_seaorm`), and to the other backends by the
 //! integration suite, which runs on all three.
 
+pub mod backup;
 pub mod reader;
 pub mod writer;

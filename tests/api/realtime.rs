@@ -790,11 +790,33 @@ async fn authentication_of_sockets() {
         .unwrap()
         .status();
     assert_eq!(status, 200);
+    // An event stream opened with an expiring JWT ends at `exp` too.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(jwt(2))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": COMM_SUB, "variables": { "c": "auth" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Events {
+        response,
+        buffer: String::new(),
+    };
     let started = std::time::Instant::now();
     let (code, reason) = expiring.closed().await;
     assert_eq!(code, 4403, "{reason}");
     assert!(reason.contains("expired"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(5));
+    let (kind, data) = stream.next_event().await;
+    assert_eq!(kind, "next");
+    assert!(
+        data.contains("UNAUTHENTICATED") && data.contains("expired"),
+        "{data}"
+    );
+    assert_eq!(stream.next_event().await.0, "complete");
     // The others are still open.
     reader.sync().await;
     by_header.sync().await;

@@ -282,6 +282,27 @@ pub struct DbConfig {
         global = true
     )]
     pub subscription_buffer: usize,
+    /// Days a deleted comm or media record stays in the trash (restorable) before it is
+    /// purged; 0: deletes are final at once.
+    #[arg(
+        long,
+        env = "CRM_TRASH_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub trash_retention_days: u64,
+    /// Seconds instead of days (for tests and drills); overrides `--trash-retention-days`.
+    #[arg(long, env = "CRM_TRASH_RETENTION_SECS", global = true, hide = true)]
+    pub trash_retention_secs: Option<u64>,
+    /// Seconds between purges of the trash.
+    #[arg(
+        long,
+        env = "CRM_TRASH_PURGE_SECS",
+        default_value_t = 3_600,
+        global = true,
+        hide = true
+    )]
+    pub trash_purge_secs: u64,
 }
 
 impl DbConfig {
@@ -296,6 +317,9 @@ impl DbConfig {
             sqlite_busy_timeout_ms: 5_000,
             search_poll_ms: 1_000,
             subscription_buffer: 256,
+            trash_retention_days: 30,
+            trash_retention_secs: None,
+            trash_purge_secs: 3_600,
         }
     }
 
@@ -306,6 +330,19 @@ impl DbConfig {
     pub fn statement_timeout(&self) -> Option<Duration> {
         (self.db_statement_timeout_ms > 0)
             .then(|| Duration::from_millis(self.db_statement_timeout_ms))
+    }
+
+    /// How long the trash keeps deleted rows; `None`: deletes are final.
+    pub fn trash_retention(&self) -> Option<Duration> {
+        let secs = self
+            .trash_retention_secs
+            .unwrap_or(self.trash_retention_days.saturating_mul(86_400));
+        (secs > 0).then(|| Duration::from_secs(secs))
+    }
+
+    /// How often the trash is purged.
+    pub fn trash_purge_every(&self) -> Duration {
+        Duration::from_secs(self.trash_purge_secs.max(1))
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -14,6 +14,7 @@ mod m20261201_000004_exact_sqlite_order;
 mod m20261202_000005_inbox_order;
 mod m20261203_000006_ingest_keys;
 pub mod m20261204_000007_search;
+mod m20261205_000008_trash;
 pub mod sqlite_times;
 
 /// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_inbox_order::Migration),
             Box::new(m20261203_000006_ingest_keys::Migration),
             Box::new(m20261204_000007_search::Migration),
+            Box::new(m20261205_000008_trash::Migration),
         ]
     }
 }

@@ -123,12 +123,13 @@ fn changes<T>(
     })
 }
 
-/// Changes pushed as they are committed. Each event is sent once its write has committed, in
-/// commit order per customer; a subscriber that falls too far behind gets one error
-/// (`SUBSCRIPTION_OVERFLOW`) and its subscription ends.
+/// The `Subscription` root.
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// Changes pushed as they are committed. Each event is sent once its write has committed, in
+/// commit order per customer; a subscriber that falls too far behind gets one error
+/// (`SUBSCRIPTION_OVERFLOW`) and its subscription ends.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Changes of communications: every one, or only one customer's.

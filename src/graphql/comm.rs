@@ -574,6 +574,29 @@ impl CommQuery {
         })
     }
 
+    /// A customer's deleted communications still in the trash (kept
+    /// `--trash-retention-days`), newest first by `occurredAt` then `id`; restore one with
+    /// `restoreComm`.
+    async fn deleted_comms(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The customer whose trash to list.")] customer_id: String,
+        #[graphql(desc = "The page's size (1 to 500, default 50).")] first: Option<i32>,
+        #[graphql(desc = "Only rows after this cursor.")] after: Option<String>,
+    ) -> Result<CommConnection> {
+        let total = ctx.look_ahead().field("totalCount").exists();
+        let slice = ctx
+            .data::<Service>()?
+            .deleted_comms(&customer_id, first.map(i64::from), after, total)
+            .await?;
+        let page_info = PageInfo::of(&slice, Feed::Comms, Key::of_comm);
+        Ok(CommConnection {
+            nodes: slice.rows.into_iter().map(Comm).collect(),
+            page_info,
+            total: slice.total,
+        })
+    }
+
     /// One communication, or null if there is none with this id.
     async fn comm(
         &self,
@@ -664,14 +687,26 @@ impl CommMutation {
         Ok(Comm(ctx.data::<Service>()?.update_comm(&id, patch).await?))
     }
 
-    /// Deletes a communication and returns its id; NOT_FOUND if there is no such id.
+    /// Brings a deleted communication back from the trash, unchanged (same id, same times);
+    /// NOT_FOUND if it is not there (never deleted, restored already, or purged).
+    #[graphql(guard = "WriteGuard")]
+    async fn restore_comm(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the deleted communication.")] id: ID,
+    ) -> Result<Comm> {
+        Ok(Comm(ctx.data::<Service>()?.restore_comm(&id).await?))
+    }
+
+    /// Deletes a communication and returns its id; NOT_FOUND if there is no such id. It is kept
+    /// in the trash (`deletedComms`, `restoreComm`) for `--trash-retention-days`.
     #[graphql(guard = "WriteGuard")]
     async fn delete_comm(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Identifier of the communication to delete.")] id: ID,
     ) -> Result<ID> {
-        ctx.data::<Service>()?.delete_comm(&id).await?;
+        ctx.data::<Service>()?.delete_comm(&id, actor(ctx)).await?;
         Ok(id)
     }
 }

@@ -376,6 +376,33 @@ impl MediaQuery {
         })
     }
 
+    /// Deleted media records still in the trash (all, or a customer's and/or an order's),
+    /// newest first by `createdAt` then `id`; restore one with `restoreMedia`.
+    async fn deleted_media(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only this customer's.")] customer_id: Option<String>,
+        #[graphql(desc = "Only this order's.")] order_id: Option<String>,
+        #[graphql(desc = "The page's size (1 to 500, default 50).")] first: Option<i32>,
+        #[graphql(desc = "Only rows after this cursor.")] after: Option<String>,
+    ) -> Result<MediaConnection> {
+        let total = ctx.look_ahead().field("totalCount").exists();
+        let filter = model::TrashFilter {
+            customer_id,
+            order_id,
+        };
+        let slice = ctx
+            .data::<Service>()?
+            .deleted_media(filter, first.map(i64::from), after, total)
+            .await?;
+        let page_info = PageInfo::of(&slice, Feed::Media, Key::of_media);
+        Ok(MediaConnection {
+            nodes: slice.rows.into_iter().map(Media).collect(),
+            page_info,
+            total: slice.total,
+        })
+    }
+
     /// One media item, or null if there is none with this id.
     async fn media_item(
         &self,
@@ -392,6 +419,17 @@ pub struct MediaMutation;
 
 #[Object]
 impl MediaMutation {
+    /// Brings a deleted media record back from the trash, unchanged; NOT_FOUND if it is not
+    /// there.
+    #[graphql(guard = "WriteGuard")]
+    async fn restore_media(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the deleted media record.")] id: ID,
+    ) -> Result<Media> {
+        Ok(Media(ctx.data::<Service>()?.restore_media(&id).await?))
+    }
+
     /// Records the metadata of a media file.
     #[graphql(guard = "WriteGuard")]
     async fn create_media(
@@ -413,7 +451,7 @@ impl MediaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Identifier of the media record to delete.")] id: ID,
     ) -> Result<ID> {
-        ctx.data::<Service>()?.delete_media(&id).await?;
+        ctx.data::<Service>()?.delete_media(&id, actor(ctx)).await?;
         Ok(id)
     }
 }

@@ -257,6 +257,13 @@ impl CommPatch {
     }
 }
 
+/// Which deleted rows a trash page lists: all, or a customer's and/or an order's (media).
+#[derive(Debug, Clone, Default)]
+pub struct TrashFilter {
+    pub customer_id: Option<String>,
+    pub order_id: Option<String>,
+}
+
 /// Whole tags (case-sensitive) a media item must carry: any of `has_any` and all of `has_all`.
 #[derive(Debug, Clone, Default)]
 pub struct TagFilter {

@@ -310,9 +310,10 @@ impl Service {
             .ok_or(ServiceError::NotFound("Comm"))
     }
 
-    /// `NOT_FOUND` if `id` does not exist.
-    pub async fn delete_comm(&self, id: &str) -> Result<()> {
-        match self.store.delete_comm(id).await? {
+    /// Deletes the comm into the trash (kept `--trash-retention-days`, then purged; 0: deleted
+    /// for good), `actor` noted as who deleted it; `NOT_FOUND` if `id` does not exist.
+    pub async fn delete_comm(&self, id: &str, actor: Option<&str>) -> Result<()> {
+        match self.store.delete_comm(id, actor).await? {
             0 => Err(ServiceError::NotFound("Comm")),
             _ => Ok(()),
         }

@@ -106,9 +106,10 @@ impl Service {
         Ok(row)
     }
 
-    /// `NOT_FOUND` if `id` does not exist.
-    pub async fn delete_media(&self, id: &str) -> Result<()> {
-        match self.store.delete_media(id).await? {
+    /// Deletes the media record into the trash (see [`Service::delete_comm`]); `NOT_FOUND` if
+    /// `id` does not exist.
+    pub async fn delete_media(&self, id: &str, actor: Option<&str>) -> Result<()> {
+        match self.store.delete_media(id, actor).await? {
             0 => Err(ServiceError::NotFound("Media")),
             _ => Ok(()),
         }

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod comms;
 pub mod media;
 pub mod timeline;
+pub mod trash;
 pub mod validate;
 
 use crate::error::ServiceError;

@@ -241,7 +241,9 @@ impl Changes {
         let mut out = Vec::new();
         let mut notes = Vec::new();
         let mut kept = Vec::new();
-        let mut size = 0;
+        // The envelope around the notes: `{"o":<u64>,"s":<u64>,"n":[…]}`.
+        const ENVELOPE: usize = 64;
+        let mut size = ENVELOPE;
         let flush =
             |notes: &mut Vec<Note>, kept: &mut Vec<Change>, out: &mut Vec<(u64, String)>| {
                 if notes.is_empty() {
@@ -288,7 +290,7 @@ impl Changes {
             let length = serde_json::to_string(&note).map_or(0, |t| t.len()) + 1;
             if !notes.is_empty() && size + length > PG_PAYLOAD_BYTES {
                 flush(&mut notes, &mut kept, &mut out);
-                size = 0;
+                size = ENVELOPE;
             }
             size += length;
             notes.push(note);

@@ -116,11 +116,12 @@ impl Store {
         ))
     }
 
-    /// Loads the search index's state and starts its upkeep.
+    /// Loads the search index's state and starts its upkeep and the trash's purge.
     async fn started(self, cfg: &DbConfig) -> anyhow::Result<Self> {
-        self.load_search_status().await?;
-        self.spawn_search_upkeep(Duration::from_millis(cfg.search_poll_ms.max(10)));
-        Ok(self)
+        let this = self.with_trash(cfg.trash_retention(), cfg.trash_purge_every());
+        this.load_search_status().await?;
+        this.spawn_search_upkeep(Duration::from_millis(cfg.search_poll_ms.max(10)));
+        Ok(this)
     }
 }
 

@@ -15,6 +15,7 @@ mod ingest;
 mod reads;
 pub mod search;
 pub mod sqlite;
+pub mod trash;
 mod upkeep;
 mod values;
 pub mod writer;
@@ -37,6 +38,8 @@ pub struct Store {
     search: Arc<index::SearchStatus>,
     /// Rows a search within one customer reads before it asks FTS5 (a test lowers it).
     scan_budget: usize,
+    /// How long deleted rows stay in the trash; `None`: deletes are final.
+    retention: Option<std::time::Duration>,
 }
 
 /// Read connections in use and idle.
@@ -62,6 +65,7 @@ impl Store {
             changes,
             search: index::new_status(),
             scan_budget: search::SCAN_BUDGET,
+            retention: Some(std::time::Duration::from_secs(30 * 86_400)),
         }
     }
 
@@ -204,16 +208,26 @@ impl Store {
         .await
     }
 
-    pub async fn delete_comm(&self, id: &str) -> Result<u64, StoreError> {
-        self.write(WriteOp::DeleteComm(id.to_owned())).await
+    /// Deletes the comm (into the trash unless retention is 0); the number deleted.
+    pub async fn delete_comm(&self, id: &str, by: Option<&str>) -> Result<u64, StoreError> {
+        self.write(WriteOp::DeleteComm {
+            id: id.to_owned(),
+            trash: self.trash_of(by),
+        })
+        .await
     }
 
     pub async fn insert_media(&self, row: entity::media::Model) -> Result<(), StoreError> {
         self.write(WriteOp::InsertMedia(row)).await.map(drop)
     }
 
-    pub async fn delete_media(&self, id: &str) -> Result<u64, StoreError> {
-        self.write(WriteOp::DeleteMedia(id.to_owned())).await
+    /// Deletes the media record (into the trash unless retention is 0); the number deleted.
+    pub async fn delete_media(&self, id: &str, by: Option<&str>) -> Result<u64, StoreError> {
+        self.write(WriteOp::DeleteMedia {
+            id: id.to_owned(),
+            trash: self.trash_of(by),
+        })
+        .await
     }
 }
 
@@ -319,9 +333,9 @@ mod tests {
             assert_eq!(store.update_comm(id, patch.clone()).await.unwrap(), 1);
             assert_eq!(store.update_comm("nope", patch).await.unwrap(), 0);
         }
-        assert_eq!(fast.delete_comm("orm-03").await.unwrap(), 1);
-        assert_eq!(seaorm.delete_comm("fast-04").await.unwrap(), 1);
-        assert_eq!(seaorm.delete_media("fast-m06").await.unwrap(), 1);
+        assert_eq!(fast.delete_comm("orm-03", None).await.unwrap(), 1);
+        assert_eq!(seaorm.delete_comm("fast-04", None).await.unwrap(), 1);
+        assert_eq!(seaorm.delete_media("fast-m06", None).await.unwrap(), 1);
 
         // Stored alike: the same row written by each writer has the same bytes.
         let conn = rusqlite::Connection::open(sqlite_path(&cfg.database_url).unwrap()).unwrap();

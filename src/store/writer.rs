@@ -14,6 +14,7 @@ use super::StoreError;
 use super::changes::Changes;
 use super::exact::text_is;
 use super::index::{Maintained, Touched};
+pub use super::trash::Trash;
 use super::values::{json_value, time_value};
 use crate::model::change::{Change, ChangeKind};
 use crate::model::{CommPatch, Ingested};
@@ -36,9 +37,23 @@ pub enum WriteOp {
         id: String,
         patch: CommPatch,
     },
-    DeleteComm(String),
+    /// Deletes the comm; with `trash`, keeps it in the trash (`crm_comms_trash`).
+    DeleteComm {
+        id: String,
+        trash: Option<Trash>,
+    },
     InsertMedia(media::Model),
-    DeleteMedia(String),
+    /// Deletes the media record; with `trash`, keeps it in the trash (`crm_media_trash`).
+    DeleteMedia {
+        id: String,
+        trash: Option<Trash>,
+    },
+    /// Moves the comm back from the trash, unchanged.
+    RestoreComm(String),
+    /// Moves the media record back from the trash, unchanged.
+    RestoreMedia(String),
+    /// Deletes what was put in the trash before this instant, for good.
+    PurgeTrash(chrono::DateTime<chrono::Utc>),
     /// Comms to log unless one with the same `(customer_id, type, ext_message_id)` exists
     /// (see [`super::ingest`]).
     Ingest(Vec<comm::Model>),
@@ -197,11 +212,17 @@ pub(super) fn changes_of(
             (WriteOp::UpdateComm { .. }, Applied::Comm(Some(row))) => {
                 out.push(Change::of_comm(ChangeKind::Updated, at, row.clone()));
             }
-            (WriteOp::DeleteComm(_), Applied::Comm(Some(row))) => {
+            (WriteOp::DeleteComm { .. }, Applied::Comm(Some(row))) => {
                 out.push(Change::of_comm(ChangeKind::Deleted, at, row.clone()));
             }
-            (WriteOp::DeleteMedia(_), Applied::Media(Some(row))) => {
+            (WriteOp::DeleteMedia { .. }, Applied::Media(Some(row))) => {
                 out.push(Change::of_media(ChangeKind::Deleted, at, row.clone()));
+            }
+            (WriteOp::RestoreComm(_), Applied::Comm(Some(row))) => {
+                out.push(Change::of_comm(ChangeKind::Restored, at, row.clone()));
+            }
+            (WriteOp::RestoreMedia(_), Applied::Media(Some(row))) => {
+                out.push(Change::of_media(ChangeKind::Restored, at, row.clone()));
             }
             (WriteOp::Ingest(rows), Applied::Ingested(outcomes)) => {
                 for (row, outcome) in rows.iter().zip(outcomes) {
@@ -308,25 +329,30 @@ async fn apply(
                 WriteOp::Search => {
                     Applied::Search(super::index::pool_maintain(&txn, backend).await?)
                 }
+                // The row after it (a restore that found nothing in the trash has none).
                 WriteOp::UpdateComm { id, .. } if rows => {
-                    txn.execute_raw(statement(op, backend)).await?;
+                    pool_execute(&txn, op, backend).await?;
                     Applied::Comm(pool_comm(&txn, backend, id).await?)
                 }
-                WriteOp::DeleteComm(id) if rows => {
+                WriteOp::RestoreComm(id) if rows => match pool_execute(&txn, op, backend).await? {
+                    0 => Applied::Comm(None),
+                    _ => Applied::Comm(pool_comm(&txn, backend, id).await?),
+                },
+                WriteOp::RestoreMedia(id) if rows => match pool_execute(&txn, op, backend).await? {
+                    0 => Applied::Media(None),
+                    _ => Applied::Media(pool_media(&txn, backend, id).await?),
+                },
+                WriteOp::DeleteComm { id, .. } if rows => {
                     let row = pool_comm(&txn, backend, id).await?;
-                    txn.execute_raw(statement(op, backend)).await?;
+                    pool_execute(&txn, op, backend).await?;
                     Applied::Comm(row)
                 }
-                WriteOp::DeleteMedia(id) if rows => {
+                WriteOp::DeleteMedia { id, .. } if rows => {
                     let row = pool_media(&txn, backend, id).await?;
-                    txn.execute_raw(statement(op, backend)).await?;
+                    pool_execute(&txn, op, backend).await?;
                     Applied::Media(row)
                 }
-                op => Applied::Rows(
-                    txn.execute_raw(statement(op, backend))
-                        .await?
-                        .rows_affected(),
-                ),
+                op => Applied::Rows(pool_execute(&txn, op, backend).await?),
             });
         }
         // The search index in the same transaction: searchable once acknowledged.
@@ -369,6 +395,20 @@ async fn apply(
     }
 }
 
+/// Runs `op`'s statements; the rows its main statement affected.
+async fn pool_execute(
+    txn: &impl ConnectionTrait,
+    op: &WriteOp,
+    backend: DatabaseBackend,
+) -> Result<u64, StoreError> {
+    let (statements, main) = statements(op, backend);
+    let mut counts = Vec::with_capacity(statements.len());
+    for statement in statements {
+        counts.push(txn.execute_raw(statement).await?.rows_affected());
+    }
+    Ok(main.of(&counts))
+}
+
 /// The comm `id` as the transaction sees it.
 async fn pool_comm(
     txn: &impl ConnectionTrait,
@@ -399,9 +439,14 @@ async fn pool_media(
 fn touch(touched: &mut Touched, op: &WriteOp) {
     match op {
         WriteOp::InsertComm(row) => touched.comms.push(row.id.clone()),
-        WriteOp::UpdateComm { id, .. } | WriteOp::DeleteComm(id) => touched.comms.push(id.clone()),
+        WriteOp::UpdateComm { id, .. }
+        | WriteOp::DeleteComm { id, .. }
+        | WriteOp::RestoreComm(id) => touched.comms.push(id.clone()),
         WriteOp::InsertMedia(row) => touched.media.push(row.id.clone()),
-        WriteOp::DeleteMedia(id) => touched.media.push(id.clone()),
+        WriteOp::DeleteMedia { id, .. } | WriteOp::RestoreMedia(id) => {
+            touched.media.push(id.clone())
+        }
+        WriteOp::PurgeTrash(_) => {}
         WriteOp::Ingest(rows) => touched.comms.extend(rows.iter().map(|r| r.id.clone())),
         WriteOp::Search => {}
     }
@@ -462,7 +507,7 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
             update.and_where(text_is(backend, C::Id, id));
             backend.build(&update)
         }
-        WriteOp::DeleteComm(id) => backend.build(
+        WriteOp::DeleteComm { id, .. } => backend.build(
             Query::delete()
                 .from_table(comm::Entity)
                 .and_where(text_is(backend, C::Id, id)),
@@ -495,12 +540,77 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
                     time_value(backend, row.created_at).into(),
                 ]),
         ),
-        WriteOp::DeleteMedia(id) => backend.build(
+        WriteOp::DeleteMedia { id, .. } => backend.build(
             Query::delete()
                 .from_table(media::Entity)
                 .and_where(text_is(backend, M::Id, id)),
         ),
         WriteOp::Ingest(_) => unreachable!("an ingest is applied by super::ingest"),
         WriteOp::Search => unreachable!("search upkeep is applied by super::search"),
+        WriteOp::RestoreComm(_) | WriteOp::RestoreMedia(_) | WriteOp::PurgeTrash(_) => {
+            unreachable!("several statements: see `statements`")
+        }
+    }
+}
+
+/// Which statement's count is the write's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Main {
+    At(usize),
+    Sum,
+}
+
+impl Main {
+    pub(super) fn of(self, counts: &[u64]) -> u64 {
+        match self {
+            Self::At(i) => counts.get(i).copied().unwrap_or(0),
+            Self::Sum => counts.iter().sum(),
+        }
+    }
+}
+
+/// The statements of a write, in order (a delete that keeps the row in the trash, a restore
+/// and a purge run several), and which one's count is the write's.
+pub(super) fn statements(op: &WriteOp, backend: DatabaseBackend) -> (Vec<Statement>, Main) {
+    use super::trash::{Table, delete_from, move_row};
+    match op {
+        WriteOp::DeleteComm {
+            id,
+            trash: Some(trash),
+        } => (
+            vec![
+                delete_from(backend, Table::CommsTrash, id),
+                move_row(backend, Table::Comms, id, Some(trash)),
+                statement(op, backend),
+            ],
+            Main::At(2),
+        ),
+        WriteOp::DeleteMedia {
+            id,
+            trash: Some(trash),
+        } => (
+            vec![
+                delete_from(backend, Table::MediaTrash, id),
+                move_row(backend, Table::Media, id, Some(trash)),
+                statement(op, backend),
+            ],
+            Main::At(2),
+        ),
+        WriteOp::RestoreComm(id) => (
+            vec![
+                move_row(backend, Table::CommsTrash, id, None),
+                delete_from(backend, Table::CommsTrash, id),
+            ],
+            Main::At(0),
+        ),
+        WriteOp::RestoreMedia(id) => (
+            vec![
+                move_row(backend, Table::MediaTrash, id, None),
+                delete_from(backend, Table::MediaTrash, id),
+            ],
+            Main::At(0),
+        ),
+        WriteOp::PurgeTrash(before) => (super::trash::purge(backend, *before), Main::Sum),
+        op => (vec![statement(op, backend)], Main::At(0)),
     }
 }

@@ -518,6 +518,13 @@ fn root_args(root: &str) -> &'static str {
     }
 }
 
+/// Query fields listing trashed rows: `CommConnection` and `MediaConnection` again, written by
+/// the same row writer as `commsConnection` and `mediaConnection` (compared here), and not
+/// readable through the single-object queries this test compares with (a trashed row is not
+/// there). `tests/api/lifecycle.rs` compares their rows, every field, with the rows as they
+/// were before the delete.
+const TRASH_LISTS: &[&str] = &["deletedComms", "deletedMedia"];
+
 /// Lists whose elements are plain values, not rows of a table (nothing to compare them with).
 const PLAIN_LISTS: &[&str] = &["TypeCount", "DirectionCount"];
 
@@ -658,6 +665,9 @@ async fn every_field_answers_alike(app: &TestApp) {
         rows.insert(element.to_owned(), rows_of(app, element).await.1);
     }
     for (path, element) in &lists {
+        if TRASH_LISTS.contains(&path[0].as_str()) {
+            continue;
+        }
         // What a list element holds: a row (`[]`), or an edge with its row in `node`.
         let (prefix, node_type) = if schema.single_field(element).is_some() {
             (Vec::new(), element.clone())

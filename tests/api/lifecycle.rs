@@ -1,8 +1,14 @@
-//! Data lifecycle: `crm-comms backup` copies the SQLite file while the server runs under a
+//! Data lifecycle, on every backend: a delete keeps the row in the trash (gone from every
+//! query, list, connection, count and search; listed by `deletedComms`/`deletedMedia`), a
+//! restore brings it back byte for byte, the trash is purged after its retention (or not kept
+//! at all with 0). And `crm-comms backup` copies the SQLite file while the server runs under a
 //! write load: the copy passes both SQLites' integrity checks, is one self-contained file,
 //! and holds every write acknowledged before the backup started.
 
-use crate::common::{Backend, TestApp, TestDb, bundled_integrity, system_integrity};
+use crate::common::{
+    Backend, COMM_FIELDS, MEDIA_FIELDS, TestApp, TestDb, backend_tests, bundled_integrity,
+    error_code, system_integrity,
+};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -124,4 +130,285 @@ fn backup_of_a_server_database_points_to_its_tools() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A comm and a media item deleted (GraphQL and REST), gone everywhere, listed in the trash,
+/// restored unchanged.
+async fn delete_then_restore(app: &TestApp) {
+    let comm = app
+        .create_comm(
+            json!({ "customerId": "tr-1", "type": "EMAIL", "direction": "INBOUND",
+            "subject": "Trashable quote", "body": "Über die Küche",
+            "attachments": [{ "filename": "q.pdf", "nextcloudPath": "/crm/q.pdf" }],
+            "extMessageId": "<m1@x>", "occurredAt": "2026-11-24T10:00:00.123456Z" }),
+        )
+        .await;
+    let other = app
+        .create_comm(json!({ "customerId": "tr-1", "type": "NOTE", "direction": "INTERNAL", "subject": "stays" }))
+        .await;
+    let media = app
+        .create_media(json!({ "customerId": "tr-1", "orderId": "tr-o", "filename": "kitchen.jpg",
+            "nextcloudPath": "/crm/kitchen.jpg", "mimeType": "image/jpeg", "tags": ["before", "küche"] }))
+        .await;
+    let id = comm["id"].as_str().unwrap().to_owned();
+    let read_comm = format!("query($id: ID!) {{ comm(id: $id) {{ {COMM_FIELDS} }} }}");
+    let before = app.data(&read_comm, json!({ "id": id })).await["comm"].clone();
+    assert_eq!(before, comm);
+    let visible = |app: &TestApp| {
+        let app_url = app.url("/graphql");
+        let client = app.client.clone();
+        async move {
+            let body = json!({ "query": "{ comms(customerId: \"tr-1\") { total } \
+                commsConnection(filter: {customerId: \"tr-1\"}) { totalCount nodes { id } } \
+                commsSummary(customerId: \"tr-1\") { total mediaCount } \
+                search: commsConnection(filter: {customerId: \"tr-1\", search: \"trashable\"}) { totalCount } \
+                media(orderId: \"tr-o\") { total } \
+                timeline(customerId: \"tr-1\", first: 10) { edges { cursor } } }" });
+            let res: Value = client
+                .post(app_url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(res.get("errors").is_none(), "{res}");
+            res["data"].clone()
+        }
+    };
+    let live = visible(app).await;
+    assert_eq!(live["comms"]["total"], 2);
+    assert_eq!(live["search"]["totalCount"], 1);
+    assert_eq!(live["media"]["total"], 1);
+    // Deleted through GraphQL (the comm) and REST (the media item).
+    app.data(
+        "mutation($id: ID!) { deleteComm(id: $id) }",
+        json!({ "id": id }),
+    )
+    .await;
+    let status = app
+        .client
+        .delete(app.url(&format!("/api/crm/media/{}", media["id"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let gone = visible(app).await;
+    assert_eq!(gone["comms"]["total"], 1);
+    assert_eq!(gone["commsConnection"]["totalCount"], 1);
+    assert_eq!(gone["commsConnection"]["nodes"][0]["id"], other["id"]);
+    assert_eq!(gone["commsSummary"]["total"], 1);
+    assert_eq!(gone["commsSummary"]["mediaCount"], 0);
+    assert_eq!(gone["search"]["totalCount"], 0);
+    assert_eq!(gone["media"]["total"], 0);
+    assert_eq!(gone["timeline"]["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.data(&read_comm, json!({ "id": id })).await["comm"],
+        Value::Null
+    );
+    // In the trash, as it was.
+    let trash = app
+        .data(
+            &format!("{{ deletedComms(customerId: \"tr-1\") {{ totalCount nodes {{ {COMM_FIELDS} }} edges {{ cursor }} pageInfo {{ hasNextPage }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(trash["deletedComms"]["totalCount"], 1);
+    assert_eq!(trash["deletedComms"]["nodes"][0], before);
+    let trashed_media = app
+        .data(
+            &format!(
+                "{{ deletedMedia(orderId: \"tr-o\") {{ totalCount nodes {{ {MEDIA_FIELDS} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(trashed_media["deletedMedia"]["nodes"][0], media);
+    let elsewhere = app
+        .data(
+            "{ deletedComms(customerId: \"tr-2\") { totalCount nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(elsewhere["deletedComms"]["totalCount"], 0);
+    // Restored: the same row, everywhere again; the trash is empty.
+    let restored = app
+        .data(
+            &format!("mutation($id: ID!) {{ restoreComm(id: $id) {{ {COMM_FIELDS} }} }}"),
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(restored["restoreComm"], before);
+    let restored_media = app
+        .data(
+            &format!("mutation($id: ID!) {{ restoreMedia(id: $id) {{ {MEDIA_FIELDS} }} }}"),
+            json!({ "id": media["id"] }),
+        )
+        .await;
+    assert_eq!(restored_media["restoreMedia"], media);
+    assert_eq!(visible(app).await, live);
+    let trash = app
+        .data(
+            "{ deletedComms(customerId: \"tr-1\") { totalCount } deletedMedia { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(trash["deletedComms"]["totalCount"], 0);
+    assert_eq!(trash["deletedMedia"]["totalCount"], 0);
+    // Restoring what is not in the trash: NOT_FOUND, and nothing changes.
+    for (mutation, id) in [
+        ("restoreComm", id.as_str()),
+        ("restoreComm", "nope"),
+        ("restoreMedia", "nope"),
+    ] {
+        let res = app
+            .gql(
+                &format!("mutation($id: ID!) {{ {mutation}(id: $id) {{ id }} }}"),
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(error_code(&res), "NOT_FOUND", "{res}");
+    }
+    assert_eq!(visible(app).await, live);
+    // Delete, restore, delete again: in the trash once.
+    for _ in 0..2 {
+        app.data(
+            "mutation($id: ID!) { deleteComm(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+        let trash = app
+            .data(
+                "{ deletedComms(customerId: \"tr-1\") { totalCount } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(trash["deletedComms"]["totalCount"], 1);
+        app.data(
+            "mutation($id: ID!) { restoreComm(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    assert_eq!(
+        app.data(&read_comm, json!({ "id": id })).await["comm"],
+        before
+    );
+}
+
+/// Pages of the trash walk it whole, in the timeline's order.
+async fn trash_pages(app: &TestApp) {
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        let c = app
+            .create_comm(
+                json!({ "customerId": "tp", "type": "SMS", "direction": "OUTBOUND",
+                "occurredAt": format!("2026-11-2{n}T10:00:00Z") }),
+            )
+            .await;
+        ids.push(c["id"].as_str().unwrap().to_owned());
+        app.data(
+            "mutation($id: ID!) { deleteComm(id: $id) }",
+            json!({ "id": c["id"] }),
+        )
+        .await;
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = app
+            .data(
+                "query($a: String) { deletedComms(customerId: \"tp\", first: 3, after: $a) { nodes { id } pageInfo { hasNextPage endCursor } } }",
+                json!({ "a": after }),
+            )
+            .await;
+        let conn = &page["deletedComms"];
+        seen.extend(
+            conn["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_owned()),
+        );
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, every one once");
+    let bad = app
+        .gql(
+            "{ deletedComms(customerId: \"tp\", after: \"bogus\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    let empty = app
+        .gql(
+            "{ deletedComms(customerId: \"\") { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&empty), "BAD_USER_INPUT");
+}
+
+backend_tests!(delete_then_restore, trash_pages);
+
+/// After its retention the trash is purged (restore is then NOT_FOUND); with 0 deletes are final.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trash_is_purged_after_its_retention() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(db, |c| {
+        c.db.trash_retention_secs = Some(1);
+        c.db.trash_purge_secs = 1;
+    })
+    .await;
+    let comm = app
+        .create_comm(json!({ "customerId": "pg", "type": "NOTE", "direction": "INTERNAL" }))
+        .await;
+    app.data(
+        "mutation($id: ID!) { deleteComm(id: $id) }",
+        json!({ "id": comm["id"] }),
+    )
+    .await;
+    let count = "{ deletedComms(customerId: \"pg\") { totalCount } }";
+    assert_eq!(
+        app.data(count, json!({})).await["deletedComms"]["totalCount"],
+        1
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while app.data(count, json!({})).await["deletedComms"]["totalCount"] != 0 {
+        assert!(std::time::Instant::now() < deadline, "never purged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = app
+        .gql(
+            "mutation($id: ID!) { restoreComm(id: $id) { id } }",
+            json!({ "id": comm["id"] }),
+        )
+        .await;
+    assert_eq!(error_code(&res), "NOT_FOUND");
+    assert_eq!(app.count("crm_comms_trash").await, 0);
+    app.stop().await;
+
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(db, |c| c.db.trash_retention_days = 0).await;
+    let comm = app
+        .create_comm(json!({ "customerId": "pg", "type": "NOTE", "direction": "INTERNAL" }))
+        .await;
+    app.data(
+        "mutation($id: ID!) { deleteComm(id: $id) }",
+        json!({ "id": comm["id"] }),
+    )
+    .await;
+    assert_eq!(
+        app.data(count, json!({})).await["deletedComms"]["totalCount"],
+        0
+    );
+    assert_eq!(app.count("crm_comms_trash").await, 0);
+    assert_eq!(app.count("crm_comms_log").await, 0);
+    app.stop().await;
 }

@@ -228,6 +228,19 @@ async fn comm_changes_of_every_kind(app: &TestApp) {
         assert_eq!(event["customerId"], "rt-1");
         assert_eq!(event["comm"], Value::Null);
     }
+    // Restored from the trash: the row as it was deleted.
+    let restored = app
+        .data(
+            "mutation($id: ID!) { restoreComm(id: $id) { subject } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(restored["restoreComm"]["subject"], "Adiós");
+    for event in ws.events(&["one", "all"]).await {
+        assert_eq!(event["kind"], "RESTORED");
+        assert_eq!(event["id"], id.as_str());
+        assert_eq!(event["comm"]["subject"], "Adiós");
+    }
     // A write that changes nothing (an unknown id) sends nothing.
     let missing = app
         .gql(

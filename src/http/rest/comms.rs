@@ -167,6 +167,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_write()?;
-    state.service.delete_comm(&id).await?;
+    state.service.delete_comm(&id, caller.name()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -89,6 +89,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_write()?;
-    state.service.delete_media(&id).await?;
+    state.service.delete_media(&id, caller.name()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

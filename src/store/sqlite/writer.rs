@@ -4,7 +4,7 @@
 
 use super::reader::{bind, comm_row, media_row, query};
 use crate::store::StoreError;
-use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statement};
+use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statements};
 use crate::store::{index, ingest};
 use entity::{comm, media};
 use sea_orm::DatabaseBackend;
@@ -44,23 +44,36 @@ fn apply_sqlite(
                 continue;
             }
             let execute = || -> rusqlite::Result<u64> {
-                let stmt = statement(op, DatabaseBackend::Sqlite);
-                let mut prepared = conn.prepare_cached(&stmt.sql)?;
-                bind(&mut prepared, &stmt)?;
-                Ok(prepared.raw_execute()? as u64)
+                let (statements, main) = statements(op, DatabaseBackend::Sqlite);
+                let mut counts = Vec::with_capacity(statements.len());
+                for stmt in &statements {
+                    let mut prepared = conn.prepare_cached(&stmt.sql)?;
+                    bind(&mut prepared, stmt)?;
+                    counts.push(prepared.raw_execute()? as u64);
+                }
+                Ok(main.of(&counts))
             };
-            // For subscribers: an update's row after it, a delete's before it.
+            // For subscribers: an update's or a restore's row after it, a delete's before it.
             applied.push(match op {
+                // The row after it (a restore that found nothing in the trash has none).
                 WriteOp::UpdateComm { id, .. } if rows => {
                     execute()?;
                     Applied::Comm(comm_by_id(conn, id)?)
                 }
-                WriteOp::DeleteComm(id) if rows => {
+                WriteOp::RestoreComm(id) if rows => match execute()? {
+                    0 => Applied::Comm(None),
+                    _ => Applied::Comm(comm_by_id(conn, id)?),
+                },
+                WriteOp::RestoreMedia(id) if rows => match execute()? {
+                    0 => Applied::Media(None),
+                    _ => Applied::Media(media_by_id(conn, id)?),
+                },
+                WriteOp::DeleteComm { id, .. } if rows => {
                     let row = comm_by_id(conn, id)?;
                     execute()?;
                     Applied::Comm(row)
                 }
-                WriteOp::DeleteMedia(id) if rows => {
+                WriteOp::DeleteMedia { id, .. } if rows => {
                     let row = media_by_id(conn, id)?;
                     execute()?;
                     Applied::Media(row)

@@ -15,6 +15,7 @@ mod m20261202_000005_inbox_order;
 mod m20261203_000006_ingest_keys;
 pub mod m20261204_000007_search;
 mod m20261205_000008_trash;
+mod m20261206_000009_history;
 pub mod sqlite_times;
 
 /// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_ingest_keys::Migration),
             Box::new(m20261204_000007_search::Migration),
             Box::new(m20261205_000008_trash::Migration),
+            Box::new(m20261206_000009_history::Migration),
         ]
     }
 }

@@ -155,3 +155,77 @@ impl SubscriptionRoot {
         Ok(changes(stream, MediaChange))
     }
 }
+
+/// One field's change in a revision: its GraphQL name, and its value before and after as JSON
+/// text (`"\"Quote\""`; `"null"` for a cleared field).
+#[derive(async_graphql::SimpleObject)]
+pub struct FieldChange {
+    /// The field's name in this schema (`subject`, `occurredAt`).
+    pub field: String,
+    /// The value before, as JSON text; null on CREATED.
+    pub from: Option<String>,
+    /// The value after, as JSON text.
+    pub to: Option<String>,
+}
+
+/// A recorded change of a row: when, by whom, what kind, and each changed field.
+#[derive(async_graphql::SimpleObject)]
+pub struct Revision {
+    /// When the change was committed.
+    pub at: DateTime,
+    /// The principal that made it (the token's name or the JWT's subject); null with auth off.
+    pub by: Option<String>,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The fields whose value changed (every field on CREATED; none on DELETED and RESTORED).
+    pub changes: Vec<FieldChange>,
+}
+
+impl From<crate::model::history::Revision> for Revision {
+    fn from(r: crate::model::history::Revision) -> Self {
+        Self {
+            at: DateTime(r.at),
+            by: r.by,
+            kind: r.kind.into(),
+            changes: r
+                .changes
+                .into_iter()
+                .map(|c| FieldChange {
+                    field: c.field,
+                    from: c.from,
+                    to: c.to,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The history of rows changed through crm-comms.
+#[derive(Default)]
+pub struct HistoryQuery;
+
+/// The history of rows changed through crm-comms.
+#[Object]
+impl HistoryQuery {
+    /// Every recorded change of a communication (create, updates, delete, restore), oldest
+    /// first; kept while the row or its trash entry exists. Changes made by other programs
+    /// (the seed's Python backend) are not recorded.
+    async fn comm_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the communication.")] id: ID,
+    ) -> Result<Vec<Revision>> {
+        let revisions = ctx.data::<Service>()?.comm_history(&id).await?;
+        Ok(revisions.into_iter().map(Revision::from).collect())
+    }
+
+    /// Every recorded change of a media record, oldest first.
+    async fn media_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Identifier of the media record.")] id: ID,
+    ) -> Result<Vec<Revision>> {
+        let revisions = ctx.data::<Service>()?.media_history(&id).await?;
+        Ok(revisions.into_iter().map(Revision::from).collect())
+    }
+}

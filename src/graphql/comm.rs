@@ -684,7 +684,11 @@ impl CommMutation {
             body: patch(input.body),
             occurred_at,
         };
-        Ok(Comm(ctx.data::<Service>()?.update_comm(&id, patch).await?))
+        Ok(Comm(
+            ctx.data::<Service>()?
+                .update_comm(&id, patch, actor(ctx))
+                .await?,
+        ))
     }
 
     /// Brings a deleted communication back from the trash, unchanged (same id, same times);
@@ -695,7 +699,9 @@ impl CommMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Identifier of the deleted communication.")] id: ID,
     ) -> Result<Comm> {
-        Ok(Comm(ctx.data::<Service>()?.restore_comm(&id).await?))
+        Ok(Comm(
+            ctx.data::<Service>()?.restore_comm(&id, actor(ctx)).await?,
+        ))
     }
 
     /// Deletes a communication and returns its id; NOT_FOUND if there is no such id. It is kept

@@ -427,7 +427,11 @@ impl MediaMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Identifier of the deleted media record.")] id: ID,
     ) -> Result<Media> {
-        Ok(Media(ctx.data::<Service>()?.restore_media(&id).await?))
+        Ok(Media(
+            ctx.data::<Service>()?
+                .restore_media(&id, actor(ctx))
+                .await?,
+        ))
     }
 
     /// Records the metadata of a media file.

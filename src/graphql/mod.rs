@@ -30,7 +30,12 @@ pub use guard::{WriteGuard, actor};
 /// Reads of the communications log and of media metadata.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(comm::CommQuery, media::MediaQuery, timeline::TimelineQuery);
+pub struct QueryRoot(
+    comm::CommQuery,
+    media::MediaQuery,
+    timeline::TimelineQuery,
+    changes::HistoryQuery,
+);
 
 /// Changes to the communications log and to media metadata; with auth on, each needs a `write`
 /// credential.

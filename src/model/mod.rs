@@ -6,6 +6,7 @@
 
 pub mod change;
 pub mod cursor;
+pub mod history;
 pub mod search;
 pub mod time;
 

@@ -160,7 +160,7 @@ impl Service {
         let outcomes = if rows.is_empty() {
             Vec::new()
         } else {
-            self.store.ingest_comms(rows.clone()).await?
+            self.store.ingest_comms(rows.clone(), actor).await?
         };
         self.fill_results(&mut results, indexes, rows, outcomes)
             .await?;
@@ -290,19 +290,25 @@ impl Service {
     pub async fn create_comm(&self, input: NewComm, actor: Option<&str>) -> Result<comm::Model> {
         validate_new(&input)?;
         let row = new_row(input, actor, time::now());
-        self.store.insert_comm(row.clone()).await?;
+        self.store.insert_comm(row.clone(), actor).await?;
         Ok(row)
     }
 
-    /// Changes only the fields present in `patch`; `NOT_FOUND` if `id` does not exist.
-    pub async fn update_comm(&self, id: &str, patch: CommPatch) -> Result<comm::Model> {
+    /// Changes only the fields present in `patch` (on behalf of `actor`, for the history);
+    /// `NOT_FOUND` if `id` does not exist.
+    pub async fn update_comm(
+        &self,
+        id: &str,
+        patch: CommPatch,
+        actor: Option<&str>,
+    ) -> Result<comm::Model> {
         if let Some(Some(subject)) = &patch.subject {
             validate::subject(subject)?;
         }
         if let Some(Some(body)) = &patch.body {
             validate::body(body)?;
         }
-        if !patch.is_empty() && self.store.update_comm(id, patch).await? == 0 {
+        if !patch.is_empty() && self.store.update_comm(id, patch, actor).await? == 0 {
             return Err(ServiceError::NotFound("Comm"));
         }
         self.get_comm(id)

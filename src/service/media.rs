@@ -102,7 +102,7 @@ impl Service {
             uploaded_by: input.uploaded_by.or_else(|| actor.map(str::to_owned)),
             created_at: time::now(),
         };
-        self.store.insert_media(row.clone()).await?;
+        self.store.insert_media(row.clone(), actor).await?;
         Ok(row)
     }
 

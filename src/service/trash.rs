@@ -88,8 +88,8 @@ impl Service {
 
     /// Brings a deleted comm back from the trash, unchanged (same id, same times);
     /// `NOT_FOUND` when it is not there (never deleted, already restored, or purged).
-    pub async fn restore_comm(&self, id: &str) -> Result<comm::Model> {
-        if self.store.restore_comm(id).await? == 0 {
+    pub async fn restore_comm(&self, id: &str, actor: Option<&str>) -> Result<comm::Model> {
+        if self.store.restore_comm(id, actor).await? == 0 {
             return Err(ServiceError::NotFound("Comm"));
         }
         self.get_comm(id)
@@ -99,12 +99,25 @@ impl Service {
 
     /// Brings a deleted media record back from the trash, unchanged; `NOT_FOUND` when it is
     /// not there.
-    pub async fn restore_media(&self, id: &str) -> Result<media::Model> {
-        if self.store.restore_media(id).await? == 0 {
+    pub async fn restore_media(&self, id: &str, actor: Option<&str>) -> Result<media::Model> {
+        if self.store.restore_media(id, actor).await? == 0 {
             return Err(ServiceError::NotFound("Media"));
         }
         self.get_media(id)
             .await?
             .ok_or(ServiceError::NotFound("Media"))
+    }
+}
+
+impl Service {
+    /// The recorded changes of comm `id` (made through crm-comms), oldest first; empty for an
+    /// unknown id or one purged from the trash.
+    pub async fn comm_history(&self, id: &str) -> Result<Vec<crate::model::history::Revision>> {
+        Ok(self.store.history(false, id).await?)
+    }
+
+    /// The recorded changes of media record `id`, oldest first.
+    pub async fn media_history(&self, id: &str) -> Result<Vec<crate::model::history::Revision>> {
+        Ok(self.store.history(true, id).await?)
     }
 }

@@ -10,6 +10,7 @@ mod db;
 mod error;
 mod exact;
 mod feeds;
+mod history;
 mod index;
 mod ingest;
 mod reads;
@@ -151,8 +152,13 @@ impl Store {
         Ok(known.iter().filter(|name| !applied.contains(name)).count())
     }
 
-    async fn write(&self, op: WriteOp) -> Result<u64, StoreError> {
-        Ok(self.writer.write(op).await?.rows())
+    /// Applies `op` on behalf of principal `by` (recorded in the history); rows affected.
+    async fn write(&self, op: WriteOp, by: Option<&str>) -> Result<u64, StoreError> {
+        Ok(self
+            .writer
+            .write_by(op, by.map(str::to_owned))
+            .await?
+            .rows())
     }
 
     /// Logs each of `rows` unless a comm with its `(customer_id, type, ext_message_id)`
@@ -160,9 +166,11 @@ impl Store {
     pub async fn ingest_comms(
         &self,
         rows: Vec<entity::comm::Model>,
+        by: Option<&str>,
     ) -> Result<Vec<crate::model::Ingested>, StoreError> {
         let expected = rows.len();
-        match self.writer.write(WriteOp::Ingest(rows)).await? {
+        let by = by.map(str::to_owned);
+        match self.writer.write_by(WriteOp::Ingest(rows), by).await? {
             writer::Applied::Ingested(outcomes) if outcomes.len() == expected => Ok(outcomes),
             other => Err(StoreError::internal(format!(
                 "an ingest of {expected} comms applied as {other:?}"
@@ -191,8 +199,12 @@ impl Store {
         }
     }
 
-    pub async fn insert_comm(&self, row: entity::comm::Model) -> Result<(), StoreError> {
-        self.write(WriteOp::InsertComm(row)).await.map(drop)
+    pub async fn insert_comm(
+        &self,
+        row: entity::comm::Model,
+        by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.write(WriteOp::InsertComm(row), by).await.map(drop)
     }
 
     /// Returns the number of rows changed (0: no such id).
@@ -200,34 +212,42 @@ impl Store {
         &self,
         id: &str,
         patch: crate::model::CommPatch,
+        by: Option<&str>,
     ) -> Result<u64, StoreError> {
-        self.write(WriteOp::UpdateComm {
-            id: id.to_owned(),
-            patch,
-        })
+        self.write(
+            WriteOp::UpdateComm {
+                id: id.to_owned(),
+                patch,
+            },
+            by,
+        )
         .await
     }
 
     /// Deletes the comm (into the trash unless retention is 0); the number deleted.
     pub async fn delete_comm(&self, id: &str, by: Option<&str>) -> Result<u64, StoreError> {
-        self.write(WriteOp::DeleteComm {
+        let op = WriteOp::DeleteComm {
             id: id.to_owned(),
             trash: self.trash_of(by),
-        })
-        .await
+        };
+        self.write(op, by).await
     }
 
-    pub async fn insert_media(&self, row: entity::media::Model) -> Result<(), StoreError> {
-        self.write(WriteOp::InsertMedia(row)).await.map(drop)
+    pub async fn insert_media(
+        &self,
+        row: entity::media::Model,
+        by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.write(WriteOp::InsertMedia(row), by).await.map(drop)
     }
 
     /// Deletes the media record (into the trash unless retention is 0); the number deleted.
     pub async fn delete_media(&self, id: &str, by: Option<&str>) -> Result<u64, StoreError> {
-        self.write(WriteOp::DeleteMedia {
+        let op = WriteOp::DeleteMedia {
             id: id.to_owned(),
             trash: self.trash_of(by),
-        })
-        .await
+        };
+        self.write(op, by).await
     }
 }
 
@@ -316,11 +336,14 @@ mod tests {
                 (&seaorm, "orm")
             };
             store
-                .insert_comm(comm(&format!("{prefix}-{n:02}"), &format!("c{}", n % 2), n))
+                .insert_comm(
+                    comm(&format!("{prefix}-{n:02}"), &format!("c{}", n % 2), n),
+                    None,
+                )
                 .await
                 .unwrap();
             store
-                .insert_media(media(&format!("{prefix}-m{n:02}"), n))
+                .insert_media(media(&format!("{prefix}-m{n:02}"), n), None)
                 .await
                 .unwrap();
         }
@@ -330,8 +353,8 @@ mod tests {
                 body: Some(Some("changed".into())),
                 occurred_at: Some(at(7)),
             };
-            assert_eq!(store.update_comm(id, patch.clone()).await.unwrap(), 1);
-            assert_eq!(store.update_comm("nope", patch).await.unwrap(), 0);
+            assert_eq!(store.update_comm(id, patch.clone(), None).await.unwrap(), 1);
+            assert_eq!(store.update_comm("nope", patch, None).await.unwrap(), 0);
         }
         assert_eq!(fast.delete_comm("orm-03", None).await.unwrap(), 1);
         assert_eq!(seaorm.delete_comm("fast-04", None).await.unwrap(), 1);
@@ -352,8 +375,13 @@ mod tests {
             )
             .unwrap()
         };
-        fast.insert_comm(comm("same-fast", "x", 13)).await.unwrap();
-        seaorm.insert_comm(comm("same-orm", "x", 13)).await.unwrap();
+        fast.insert_comm(comm("same-fast", "x", 13), None)
+            .await
+            .unwrap();
+        seaorm
+            .insert_comm(comm("same-orm", "x", 13), None)
+            .await
+            .unwrap();
         assert_eq!(stored("same-fast"), stored("same-orm"));
 
         // Read alike.

@@ -650,19 +650,22 @@ mod tests {
                 .map(|i| vocabulary[((n * 7 + i * 3) % 5) as usize])
                 .collect();
             store
-                .insert_comm(comm::Model {
-                    id: format!("{:04x}", (n * 7919) % 65_536),
-                    customer_id: format!("c{}", n % 3),
-                    comm_type: [CommType::Email, CommType::Note][n as usize % 2],
-                    direction: CommDirection::Inbound,
-                    subject: None,
-                    body: Some(words.join(" ")),
-                    attachments: None,
-                    ext_message_id: None,
-                    logged_by: None,
-                    occurred_at: base + chrono::Duration::microseconds(micros),
-                    created_at: base,
-                })
+                .insert_comm(
+                    comm::Model {
+                        id: format!("{:04x}", (n * 7919) % 65_536),
+                        customer_id: format!("c{}", n % 3),
+                        comm_type: [CommType::Email, CommType::Note][n as usize % 2],
+                        direction: CommDirection::Inbound,
+                        subject: None,
+                        body: Some(words.join(" ")),
+                        attachments: None,
+                        ext_message_id: None,
+                        logged_by: None,
+                        occurred_at: base + chrono::Duration::microseconds(micros),
+                        created_at: base,
+                    },
+                    None,
+                )
                 .await
                 .unwrap();
         }

@@ -272,14 +272,19 @@ impl super::Store {
         }
     }
 
-    /// Moves the comm back from the trash; 0 when it is not there.
-    pub async fn restore_comm(&self, id: &str) -> Result<u64, super::StoreError> {
-        self.write(super::WriteOp::RestoreComm(id.to_owned())).await
+    /// Moves the comm back from the trash (on behalf of `by`); 0 when it is not there.
+    pub async fn restore_comm(&self, id: &str, by: Option<&str>) -> Result<u64, super::StoreError> {
+        self.write(super::WriteOp::RestoreComm(id.to_owned()), by)
+            .await
     }
 
-    /// Moves the media record back from the trash; 0 when it is not there.
-    pub async fn restore_media(&self, id: &str) -> Result<u64, super::StoreError> {
-        self.write(super::WriteOp::RestoreMedia(id.to_owned()))
+    /// Moves the media record back from the trash (on behalf of `by`); 0 when it is not there.
+    pub async fn restore_media(
+        &self,
+        id: &str,
+        by: Option<&str>,
+    ) -> Result<u64, super::StoreError> {
+        self.write(super::WriteOp::RestoreMedia(id.to_owned()), by)
             .await
     }
 

@@ -13,6 +13,7 @@
 use super::StoreError;
 use super::changes::Changes;
 use super::exact::text_is;
+use super::history;
 use super::index::{Maintained, Touched};
 pub use super::trash::Trash;
 use super::values::{json_value, time_value};
@@ -95,6 +96,8 @@ impl Applied {
 
 struct Job {
     op: WriteOp,
+    /// Who asked (for the history).
+    by: Option<String>,
     reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
@@ -137,9 +140,14 @@ impl Writer {
 
     /// Applies `op` and returns what it did, once committed.
     pub async fn write(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        self.write_by(op, None).await
+    }
+
+    /// [`write`](Self::write) on behalf of principal `by` (recorded in the history).
+    pub async fn write_by(&self, op: WriteOp, by: Option<String>) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job { op, reply })
+            .send(Job { op, by, reply })
             .await
             .map_err(|_| StoreError::unavailable("the writer has stopped"))?;
         answer
@@ -170,6 +178,7 @@ pub(super) trait Target {
     async fn apply(
         &self,
         ops: &[&WriteOp],
+        by: &[Option<&str>],
         events: Option<&Changes>,
     ) -> Result<Vec<Applied>, StoreError>;
 
@@ -184,9 +193,10 @@ impl Target for DatabaseConnection {
     async fn apply(
         &self,
         ops: &[&WriteOp],
+        by: &[Option<&str>],
         events: Option<&Changes>,
     ) -> Result<Vec<Applied>, StoreError> {
-        apply(self, ops, events).await
+        apply(self, ops, by, events).await
     }
 
     fn notifies(&self) -> bool {
@@ -249,13 +259,14 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|job| &job.op).collect();
+        let by: Vec<Option<&str>> = batch.iter().map(|job| job.by.as_deref()).collect();
         metrics::histogram!("crm_writer_batch_size").record(ops.len() as f64);
         let started = std::time::Instant::now();
         // Updates and deletes read their rows only for someone: a subscriber here, or (with
         // NOTIFY) on any replica.
         let rows = notifies || changes.wanted();
         let events = rows.then_some(&changes);
-        let applied = target.apply(&ops, events).await;
+        let applied = target.apply(&ops, &by, events).await;
         metrics::histogram!("crm_writer_commit_seconds").record(started.elapsed().as_secs_f64());
         let publish = |ops: &[&WriteOp], applied: &[Applied]| {
             if rows && !notifies {
@@ -265,16 +276,16 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
         match applied {
             Ok(applied) => {
                 publish(&ops, &applied);
-                drop(ops);
+                drop((ops, by));
                 for (job, done) in batch.drain(..).zip(applied) {
                     let _ = job.reply.send(Ok(done));
                 }
             }
             Err(err) if batch.len() > 1 => {
                 tracing::warn!(error = %err, size = batch.len(), "batch failed, retrying one by one");
-                drop(ops);
+                drop((ops, by));
                 for job in batch.drain(..) {
-                    let result = target.apply(&[&job.op], events).await;
+                    let result = target.apply(&[&job.op], &[job.by.as_deref()], events).await;
                     if let Ok(applied) = &result {
                         publish(&[&job.op], applied);
                     }
@@ -283,7 +294,7 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
                 }
             }
             Err(err) => {
-                drop(ops);
+                drop((ops, by));
                 if let Some(job) = batch.pop() {
                     let _ = job.reply.send(Err(err));
                 }
@@ -295,9 +306,11 @@ async fn run(target: impl Target, mut rx: mpsc::Receiver<Job>, changes: Changes)
 async fn apply(
     db: &DatabaseConnection,
     ops: &[&WriteOp],
+    by: &[Option<&str>],
     events: Option<&Changes>,
 ) -> Result<Vec<Applied>, StoreError> {
-    let rows = events.is_some();
+    use super::history::{Seen, Trace};
+    let at = crate::model::time::now();
     // The announced changes, kept for this replica's listener until it hears of them.
     let mut stashed = Vec::new();
     let backend = db.get_database_backend();
@@ -320,40 +333,63 @@ async fn apply(
         let locks = super::ingest::lock_keys(&txn, backend, ingested).await?;
         let mut applied = Vec::with_capacity(ops.len());
         let mut touched = Touched::default();
-        for op in ops {
+        for (op, by) in ops.iter().zip(by) {
             touch(&mut touched, op);
-            applied.push(match op {
+            let mut trace = Trace::default();
+            // Updates and deletes read their row before, updates and restores after (for the
+            // history and the change events).
+            let done = match op {
                 WriteOp::Ingest(rows) => Applied::Ingested(
                     super::ingest::apply_pool(&txn, backend, rows, &locks, insert_comm).await?,
                 ),
                 WriteOp::Search => {
                     Applied::Search(super::index::pool_maintain(&txn, backend).await?)
                 }
-                // The row after it (a restore that found nothing in the trash has none).
-                WriteOp::UpdateComm { id, .. } if rows => {
+                WriteOp::UpdateComm { id, .. } => {
+                    let before = pool_comm(&txn, backend, id).await?;
                     pool_execute(&txn, op, backend).await?;
-                    Applied::Comm(pool_comm(&txn, backend, id).await?)
+                    let after = match before {
+                        Some(_) => pool_comm(&txn, backend, id).await?,
+                        None => None,
+                    };
+                    trace.before = before.map(Seen::Comm);
+                    trace.after = after.clone().map(Seen::Comm);
+                    Applied::Comm(after)
                 }
-                WriteOp::RestoreComm(id) if rows => match pool_execute(&txn, op, backend).await? {
-                    0 => Applied::Comm(None),
-                    _ => Applied::Comm(pool_comm(&txn, backend, id).await?),
-                },
-                WriteOp::RestoreMedia(id) if rows => match pool_execute(&txn, op, backend).await? {
-                    0 => Applied::Media(None),
-                    _ => Applied::Media(pool_media(&txn, backend, id).await?),
-                },
-                WriteOp::DeleteComm { id, .. } if rows => {
+                WriteOp::RestoreComm(id) => {
+                    let after = match pool_execute(&txn, op, backend).await? {
+                        0 => None,
+                        _ => pool_comm(&txn, backend, id).await?,
+                    };
+                    trace.after = after.clone().map(Seen::Comm);
+                    Applied::Comm(after)
+                }
+                WriteOp::RestoreMedia(id) => {
+                    let after = match pool_execute(&txn, op, backend).await? {
+                        0 => None,
+                        _ => pool_media(&txn, backend, id).await?,
+                    };
+                    trace.after = after.clone().map(Seen::Media);
+                    Applied::Media(after)
+                }
+                WriteOp::DeleteComm { id, .. } => {
                     let row = pool_comm(&txn, backend, id).await?;
                     pool_execute(&txn, op, backend).await?;
+                    trace.before = row.clone().map(Seen::Comm);
                     Applied::Comm(row)
                 }
-                WriteOp::DeleteMedia { id, .. } if rows => {
+                WriteOp::DeleteMedia { id, .. } => {
                     let row = pool_media(&txn, backend, id).await?;
                     pool_execute(&txn, op, backend).await?;
+                    trace.before = row.clone().map(Seen::Media);
                     Applied::Media(row)
                 }
                 op => Applied::Rows(pool_execute(&txn, op, backend).await?),
-            });
+            };
+            for statement in history_statements(backend, op, &trace, &done, at, *by) {
+                txn.execute_raw(statement).await?;
+            }
+            applied.push(done);
         }
         // The search index in the same transaction: searchable once acknowledged.
         super::index::pool_index_touched(&txn, backend, &touched).await?;
@@ -553,18 +589,135 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
     }
 }
 
+/// The statements recording what `op` did (`done`, having seen `trace`) in the history.
+pub(super) fn history_statements(
+    backend: DatabaseBackend,
+    op: &WriteOp,
+    trace: &history::Trace,
+    done: &Applied,
+    at: chrono::DateTime<chrono::Utc>,
+    by: Option<&str>,
+) -> Vec<Statement> {
+    let kept = |trash: &Option<Trash>| trash.is_some();
+    match (op, done, &trace.before, &trace.after) {
+        (WriteOp::InsertComm(row), Applied::Rows(1), _, _) => {
+            vec![history::created_comm(backend, row, at, by)]
+        }
+        (WriteOp::InsertMedia(row), Applied::Rows(1), _, _) => {
+            let changes =
+                crate::model::history::diff(None, &crate::model::history::media_fields(row));
+            vec![history::insert(
+                backend,
+                history::MEDIA,
+                &row.id,
+                row.customer_id.as_deref(),
+                ChangeKind::Created,
+                at,
+                by,
+                &changes,
+            )]
+        }
+        (WriteOp::Ingest(rows), Applied::Ingested(outcomes), _, _) => rows
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, o)| **o == crate::model::Ingested::Created)
+            .map(|(row, _)| history::created_comm(backend, row, at, by))
+            .collect(),
+        (
+            WriteOp::UpdateComm { .. },
+            _,
+            Some(history::Seen::Comm(before)),
+            Some(history::Seen::Comm(after)),
+        ) => {
+            let changes = crate::model::history::diff(
+                Some(&crate::model::history::comm_fields(before)),
+                &crate::model::history::comm_fields(after),
+            );
+            if changes.is_empty() {
+                return Vec::new();
+            }
+            vec![history::insert(
+                backend,
+                history::COMM,
+                &after.id,
+                Some(&after.customer_id),
+                ChangeKind::Updated,
+                at,
+                by,
+                &changes,
+            )]
+        }
+        (WriteOp::DeleteComm { trash, .. }, _, Some(history::Seen::Comm(row)), _) => {
+            match kept(trash) {
+                true => vec![history::insert(
+                    backend,
+                    history::COMM,
+                    &row.id,
+                    Some(&row.customer_id),
+                    ChangeKind::Deleted,
+                    at,
+                    by,
+                    &[],
+                )],
+                false => vec![history::forget(backend, history::COMM, &row.id)],
+            }
+        }
+        (WriteOp::DeleteMedia { trash, .. }, _, Some(history::Seen::Media(row)), _) => {
+            match kept(trash) {
+                true => vec![history::insert(
+                    backend,
+                    history::MEDIA,
+                    &row.id,
+                    row.customer_id.as_deref(),
+                    ChangeKind::Deleted,
+                    at,
+                    by,
+                    &[],
+                )],
+                false => vec![history::forget(backend, history::MEDIA, &row.id)],
+            }
+        }
+        (WriteOp::RestoreComm(_), _, _, Some(history::Seen::Comm(row))) => {
+            vec![history::insert(
+                backend,
+                history::COMM,
+                &row.id,
+                Some(&row.customer_id),
+                ChangeKind::Restored,
+                at,
+                by,
+                &[],
+            )]
+        }
+        (WriteOp::RestoreMedia(_), _, _, Some(history::Seen::Media(row))) => {
+            vec![history::insert(
+                backend,
+                history::MEDIA,
+                &row.id,
+                row.customer_id.as_deref(),
+                ChangeKind::Restored,
+                at,
+                by,
+                &[],
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Which statement's count is the write's.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Main {
     At(usize),
-    Sum,
+    /// The sum of the counts from this statement on.
+    SumFrom(usize),
 }
 
 impl Main {
     pub(super) fn of(self, counts: &[u64]) -> u64 {
         match self {
             Self::At(i) => counts.get(i).copied().unwrap_or(0),
-            Self::Sum => counts.iter().sum(),
+            Self::SumFrom(i) => counts.iter().skip(i).sum(),
         }
     }
 }
@@ -610,7 +763,13 @@ pub(super) fn statements(op: &WriteOp, backend: DatabaseBackend) -> (Vec<Stateme
             ],
             Main::At(0),
         ),
-        WriteOp::PurgeTrash(before) => (super::trash::purge(backend, *before), Main::Sum),
+        // The history of the purged entries first (it finds them in the trash).
+        WriteOp::PurgeTrash(before) => {
+            let mut all = super::history::purge(backend, *before);
+            let from = all.len();
+            all.extend(super::trash::purge(backend, *before));
+            (all, Main::SumFrom(from))
+        }
         op => (vec![statement(op, backend)], Main::At(0)),
     }
 }

@@ -526,7 +526,7 @@ fn root_args(root: &str) -> &'static str {
 const TRASH_LISTS: &[&str] = &["deletedComms", "deletedMedia"];
 
 /// Lists whose elements are plain values, not rows of a table (nothing to compare them with).
-const PLAIN_LISTS: &[&str] = &["TypeCount", "DirectionCount"];
+const PLAIN_LISTS: &[&str] = &["TypeCount", "DirectionCount", "Revision", "FieldChange"];
 
 /// `{ a(args) { b { selection } } }` for the path `[a, b]`.
 fn list_query(path: &[String], args: &str, selection: &str) -> String {

@@ -392,6 +392,15 @@ async fn the_trash_is_purged_after_its_retention() {
         .await;
     assert_eq!(error_code(&res), "NOT_FOUND");
     assert_eq!(app.count("crm_comms_trash").await, 0);
+    // Its history went with it.
+    let history = app
+        .data(
+            "query($id: ID!) { commHistory(id: $id) { kind } }",
+            json!({ "id": comm["id"] }),
+        )
+        .await;
+    assert_eq!(history["commHistory"], json!([]));
+    assert_eq!(app.count("crm_history").await, 0);
     app.stop().await;
 
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
@@ -410,5 +419,203 @@ async fn the_trash_is_purged_after_its_retention() {
     );
     assert_eq!(app.count("crm_comms_trash").await, 0);
     assert_eq!(app.count("crm_comms_log").await, 0);
+    assert_eq!(
+        app.count("crm_history").await,
+        0,
+        "a final delete keeps no history"
+    );
     app.stop().await;
+}
+
+const ANA: &str = "ana-token-0123456789";
+const BO: &str = "bo-token-0123456789";
+
+fn sha(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+async fn as_principal(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    let res: Value = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(res.get("errors").is_none(), "{res}");
+    res["data"].clone()
+}
+
+/// Create, update, update, delete, restore by two principals: five revisions, oldest first,
+/// each with who, when and exactly the fields whose value changed, as JSON text.
+async fn history_with_principals(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(db, |c| {
+        c.auth.api_tokens = vec![
+            format!("ana:write:{}", sha(ANA)),
+            format!("bo:write:{}", sha(BO)),
+        ];
+    })
+    .await;
+    let created = as_principal(
+        &app,
+        ANA,
+        "mutation { createComm(input: { customerId: \"h-1\", type: IN_PERSON, direction: INBOUND, subject: \"Quote\", body: \"b1\", occurredAt: \"2026-11-24T10:00:00Z\", attachments: [{ filename: \"a.pdf\", nextcloudPath: \"/a.pdf\" }] }) { id } }",
+        json!({}),
+    )
+    .await;
+    let id = created["createComm"]["id"].as_str().unwrap().to_owned();
+    let vars = json!({ "id": id });
+    as_principal(&app, BO, "mutation($id: ID!) { updateComm(id: $id, input: { subject: \"Quote 2\", body: \"b1\" }) { id } }", vars.clone()).await;
+    as_principal(
+        &app,
+        ANA,
+        "mutation($id: ID!) { updateComm(id: $id, input: { body: null }) { id } }",
+        vars.clone(),
+    )
+    .await;
+    // Re-sending the same value changes nothing: no revision.
+    as_principal(
+        &app,
+        ANA,
+        "mutation($id: ID!) { updateComm(id: $id, input: { subject: \"Quote 2\" }) { id } }",
+        vars.clone(),
+    )
+    .await;
+    as_principal(
+        &app,
+        BO,
+        "mutation($id: ID!) { deleteComm(id: $id) }",
+        vars.clone(),
+    )
+    .await;
+    as_principal(
+        &app,
+        ANA,
+        "mutation($id: ID!) { restoreComm(id: $id) { id } }",
+        vars.clone(),
+    )
+    .await;
+    let history = as_principal(
+        &app,
+        BO,
+        "query($id: ID!) { commHistory(id: $id) { at by kind changes { field from to } } }",
+        vars.clone(),
+    )
+    .await;
+    let revisions = history["commHistory"].as_array().unwrap();
+    let kinds: Vec<&str> = revisions
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["CREATED", "UPDATED", "UPDATED", "DELETED", "RESTORED"]
+    );
+    let by: Vec<&str> = revisions
+        .iter()
+        .map(|r| r["by"].as_str().unwrap())
+        .collect();
+    assert_eq!(by, ["ana", "bo", "ana", "bo", "ana"]);
+    let times: Vec<&str> = revisions
+        .iter()
+        .map(|r| r["at"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort();
+    assert_eq!(times, sorted, "oldest first");
+    let created = revisions[0]["changes"].as_array().unwrap();
+    let change = |field: &str| {
+        created
+            .iter()
+            .find(|c| c["field"] == field)
+            .unwrap_or_else(|| panic!("no {field} in {created:?}"))
+            .clone()
+    };
+    assert!(created.iter().all(|c| c["from"].is_null()), "{created:?}");
+    assert_eq!(change("subject")["to"], "\"Quote\"");
+    assert_eq!(change("type")["to"], "\"IN_PERSON\"");
+    assert_eq!(
+        change("occurredAt")["to"],
+        "\"2026-11-24T10:00:00.000000Z\""
+    );
+    assert_eq!(
+        change("attachments")["to"],
+        "[{\"filename\":\"a.pdf\",\"nextcloudPath\":\"/a.pdf\"}]"
+    );
+    assert_eq!(change("extMessageId")["to"], "null");
+    assert_eq!(
+        revisions[1]["changes"],
+        json!([{ "field": "subject", "from": "\"Quote\"", "to": "\"Quote 2\"" }])
+    );
+    assert_eq!(
+        revisions[2]["changes"],
+        json!([{ "field": "body", "from": "\"b1\"", "to": "null" }])
+    );
+    assert_eq!(revisions[3]["changes"], json!([]));
+    assert_eq!(revisions[4]["changes"], json!([]));
+    // Media too; an unknown id has no history.
+    let media = as_principal(
+        &app,
+        BO,
+        "mutation { createMedia(input: { customerId: \"h-1\", filename: \"p.jpg\", nextcloudPath: \"/p.jpg\", tags: [\"x\"] }) { id } }",
+        json!({}),
+    )
+    .await;
+    let media_id = media["createMedia"]["id"].clone();
+    as_principal(
+        &app,
+        ANA,
+        "mutation($id: ID!) { deleteMedia(id: $id) }",
+        json!({ "id": media_id }),
+    )
+    .await;
+    let history = as_principal(
+        &app,
+        ANA,
+        "query($id: ID!, $m: ID!) { m: mediaHistory(id: $m) { by kind changes { field to } } none: commHistory(id: $id) { kind } }",
+        json!({ "m": media_id, "id": "00000000-0000-0000-0000-000000000000" }),
+    )
+    .await;
+    assert_eq!(history["none"], json!([]));
+    let kinds: Vec<(&str, &str)> = history["m"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("CREATED", "bo"), ("DELETED", "ana")]);
+    assert!(
+        history["m"][0]["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "field": "tags", "to": "[\"x\"]" }))
+    );
+    app.stop().await;
+}
+
+mod history {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        history_with_principals(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        history_with_principals(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        history_with_principals(Backend::Mysql).await;
+    }
 }

@@ -150,7 +150,10 @@ pub async fn update(
     JsonBody(body): JsonBody<CommUpdateBody>,
 ) -> Result<Json<CommOut>, ApiError> {
     caller.require_write()?;
-    let row = state.service.update_comm(&id, body.into_service()?).await?;
+    let row = state
+        .service
+        .update_comm(&id, body.into_service()?, caller.name())
+        .await?;
     Ok(Json(row.into()))
 }
 

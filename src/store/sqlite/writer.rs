@@ -13,9 +13,10 @@ impl Target for rusqlite::Connection {
     async fn apply(
         &self,
         ops: &[&WriteOp],
-        events: Option<&crate::store::changes::Changes>,
+        by: &[Option<&str>],
+        _events: Option<&crate::store::changes::Changes>,
     ) -> Result<Vec<Applied>, StoreError> {
-        apply_sqlite(self, ops, events.is_some())
+        apply_sqlite(self, ops, by)
     }
 }
 
@@ -23,63 +24,88 @@ impl Target for rusqlite::Connection {
 fn apply_sqlite(
     conn: &rusqlite::Connection,
     ops: &[&WriteOp],
-    rows: bool,
+    by: &[Option<&str>],
 ) -> Result<Vec<Applied>, StoreError> {
+    use crate::store::history::{Seen, Trace};
+    let at = crate::model::time::now();
+    let run_statements = |statements: &[sea_orm::Statement]| -> rusqlite::Result<Vec<u64>> {
+        let mut counts = Vec::with_capacity(statements.len());
+        for stmt in statements {
+            let mut prepared = conn.prepare_cached(&stmt.sql)?;
+            bind(&mut prepared, stmt)?;
+            counts.push(prepared.raw_execute()? as u64);
+        }
+        Ok(counts)
+    };
     let run = || -> rusqlite::Result<Vec<Applied>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         // Triggers queue every row this batch changes for the search index (after `mark`).
         let mark = index::sqlite_queue_mark(conn)?;
         let mut applied = Vec::with_capacity(ops.len());
-        for op in ops {
-            if let WriteOp::Search = op {
-                applied.push(Applied::Search(index::sqlite_maintain(conn)?));
-                continue;
-            }
-            if let WriteOp::Ingest(rows) = op {
-                applied.push(Applied::Ingested(ingest::apply_sqlite(
-                    conn,
-                    rows,
-                    insert_comm,
-                )?));
-                continue;
-            }
+        for (op, by) in ops.iter().zip(by) {
+            let mut trace = Trace::default();
             let execute = || -> rusqlite::Result<u64> {
                 let (statements, main) = statements(op, DatabaseBackend::Sqlite);
-                let mut counts = Vec::with_capacity(statements.len());
-                for stmt in &statements {
-                    let mut prepared = conn.prepare_cached(&stmt.sql)?;
-                    bind(&mut prepared, stmt)?;
-                    counts.push(prepared.raw_execute()? as u64);
-                }
-                Ok(main.of(&counts))
+                Ok(main.of(&run_statements(&statements)?))
             };
-            // For subscribers: an update's or a restore's row after it, a delete's before it.
-            applied.push(match op {
-                // The row after it (a restore that found nothing in the trash has none).
-                WriteOp::UpdateComm { id, .. } if rows => {
-                    execute()?;
-                    Applied::Comm(comm_by_id(conn, id)?)
+            // Updates and deletes read their row before, updates and restores after (for the
+            // history and the change events).
+            let done = match op {
+                WriteOp::Search => Applied::Search(index::sqlite_maintain(conn)?),
+                WriteOp::Ingest(rows) => {
+                    Applied::Ingested(ingest::apply_sqlite(conn, rows, insert_comm)?)
                 }
-                WriteOp::RestoreComm(id) if rows => match execute()? {
-                    0 => Applied::Comm(None),
-                    _ => Applied::Comm(comm_by_id(conn, id)?),
-                },
-                WriteOp::RestoreMedia(id) if rows => match execute()? {
-                    0 => Applied::Media(None),
-                    _ => Applied::Media(media_by_id(conn, id)?),
-                },
-                WriteOp::DeleteComm { id, .. } if rows => {
+                WriteOp::UpdateComm { id, .. } => {
+                    let before = comm_by_id(conn, id)?;
+                    execute()?;
+                    let after = match before {
+                        Some(_) => comm_by_id(conn, id)?,
+                        None => None,
+                    };
+                    trace.before = before.map(Seen::Comm);
+                    trace.after = after.clone().map(Seen::Comm);
+                    Applied::Comm(after)
+                }
+                // A restore that found nothing in the trash has no row after it.
+                WriteOp::RestoreComm(id) => {
+                    let after = match execute()? {
+                        0 => None,
+                        _ => comm_by_id(conn, id)?,
+                    };
+                    trace.after = after.clone().map(Seen::Comm);
+                    Applied::Comm(after)
+                }
+                WriteOp::RestoreMedia(id) => {
+                    let after = match execute()? {
+                        0 => None,
+                        _ => media_by_id(conn, id)?,
+                    };
+                    trace.after = after.clone().map(Seen::Media);
+                    Applied::Media(after)
+                }
+                WriteOp::DeleteComm { id, .. } => {
                     let row = comm_by_id(conn, id)?;
                     execute()?;
+                    trace.before = row.clone().map(Seen::Comm);
                     Applied::Comm(row)
                 }
-                WriteOp::DeleteMedia { id, .. } if rows => {
+                WriteOp::DeleteMedia { id, .. } => {
                     let row = media_by_id(conn, id)?;
                     execute()?;
+                    trace.before = row.clone().map(Seen::Media);
                     Applied::Media(row)
                 }
                 _ => Applied::Rows(execute()?),
-            });
+            };
+            run_statements(&crate::store::writer::history_statements(
+                DatabaseBackend::Sqlite,
+                op,
+                &trace,
+                &done,
+                at,
+                *by,
+            ))?;
+            applied.push(done);
         }
         // The search index in the same transaction: searchable once acknowledged.
         index::sqlite_drain(conn, mark, 0)?;

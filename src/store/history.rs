@@ -1,0 +1,198 @@
+//! The history table (`crm_history`): the revision statements a write adds in its own
+//! transaction, the history's share of a purge, and reading a row's revisions.
+
+use super::values::time_value;
+use crate::model::change::ChangeKind;
+use crate::model::history::{FieldChange, Revision, comm_fields, diff};
+use chrono::{DateTime, Utc};
+use entity::{comm, media};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SimpleExpr};
+use sea_orm::{DatabaseBackend, Statement};
+
+const TABLE: &str = "crm_history";
+/// The `entity` of a comm's revisions.
+pub(super) const COMM: &str = "comm";
+/// The `entity` of a media record's revisions.
+pub(super) const MEDIA: &str = "media";
+
+fn col(name: &str) -> Alias {
+    Alias::new(name)
+}
+
+/// `column = value`, exactly, on every backend (see [`super::exact`]).
+fn text_is(backend: DatabaseBackend, column: &str, value: &str) -> SimpleExpr {
+    let equal = Expr::col(col(column)).eq(value);
+    if backend != DatabaseBackend::MySql {
+        return equal;
+    }
+    equal
+        .and(Expr::expr(Func::char_length(Expr::col(col(column)))).eq(value.chars().count() as i64))
+}
+
+/// A row as a write saw it, before or after.
+#[derive(Debug, Clone)]
+pub(super) enum Seen {
+    Comm(comm::Model),
+    Media(media::Model),
+}
+
+/// The rows a write saw: before it (updates, deletes) and after it (updates, restores).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Trace {
+    pub before: Option<Seen>,
+    pub after: Option<Seen>,
+}
+
+/// The statement recording one revision.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn insert(
+    backend: DatabaseBackend,
+    entity: &str,
+    row_id: &str,
+    customer_id: Option<&str>,
+    kind: ChangeKind,
+    at: DateTime<Utc>,
+    by: Option<&str>,
+    changes: &[FieldChange],
+) -> Statement {
+    backend.build(
+        Query::insert()
+            .into_table(col(TABLE))
+            .columns(
+                [
+                    "entity",
+                    "row_id",
+                    "customer_id",
+                    "kind",
+                    "at",
+                    "by_principal",
+                    "changes",
+                ]
+                .map(col),
+            )
+            .values_panic([
+                entity.into(),
+                row_id.into(),
+                customer_id.map(str::to_owned).into(),
+                kind.as_str().into(),
+                time_value(backend, at).into(),
+                by.map(str::to_owned).into(),
+                serde_json::to_string(changes)
+                    .expect("changes serialise")
+                    .into(),
+            ]),
+    )
+}
+
+/// Deletes the history of one row (a delete that keeps nothing).
+pub(super) fn forget(backend: DatabaseBackend, entity: &str, id: &str) -> Statement {
+    backend.build(
+        Query::delete()
+            .from_table(col(TABLE))
+            .and_where(Expr::col(col("entity")).eq(entity))
+            .and_where(text_is(backend, "row_id", id)),
+    )
+}
+
+/// The revision of a created comm: every field, from nothing.
+pub(super) fn created_comm(
+    b: DatabaseBackend,
+    row: &comm::Model,
+    at: DateTime<Utc>,
+    by: Option<&str>,
+) -> Statement {
+    let changes = diff(None, &comm_fields(row));
+    insert(
+        b,
+        COMM,
+        &row.id,
+        Some(&row.customer_id),
+        ChangeKind::Created,
+        at,
+        by,
+        &changes,
+    )
+}
+
+/// The history of trash entries deleted before `before` (run before the trash's purge).
+pub(super) fn purge(backend: DatabaseBackend, before: DateTime<Utc>) -> Vec<Statement> {
+    [(COMM, "crm_comms_trash"), (MEDIA, "crm_media_trash")]
+        .into_iter()
+        .map(|(entity, trash)| {
+            let purged = Query::select()
+                .column(col("id"))
+                .from(col(trash))
+                .and_where(Expr::col(col("deleted_at")).lt(time_value(backend, before)))
+                .to_owned();
+            backend.build(
+                Query::delete()
+                    .from_table(col(TABLE))
+                    .and_where(Expr::col(col("entity")).eq(entity))
+                    .and_where(Expr::col(col("row_id")).in_subquery(purged)),
+            )
+        })
+        .collect()
+}
+
+fn select(backend: DatabaseBackend, entity: &str, id: &str) -> Statement {
+    backend.build(
+        Query::select()
+            .columns(["kind", "at", "by_principal", "changes"].map(col))
+            .from(col(TABLE))
+            .and_where(Expr::col(col("entity")).eq(entity))
+            .and_where(text_is(backend, "row_id", id))
+            .order_by(col("seq"), Order::Asc),
+    )
+}
+
+fn revision(
+    kind: &str,
+    at: DateTime<Utc>,
+    by: Option<String>,
+    changes: &str,
+) -> Result<Revision, super::StoreError> {
+    let bad = |what: &str| super::StoreError::internal(format!("a history row: {what}"));
+    Ok(Revision {
+        at,
+        by,
+        kind: ChangeKind::parse(kind).ok_or_else(|| bad("unknown kind"))?,
+        changes: serde_json::from_str(changes).map_err(|_| bad("changes are not JSON"))?,
+    })
+}
+
+impl super::Store {
+    /// The revisions of comm (`media` false) or media record `id`, oldest first.
+    pub async fn history(&self, media: bool, id: &str) -> Result<Vec<Revision>, super::StoreError> {
+        let entity = if media { MEDIA } else { COMM };
+        let stmt = select(self.backend(), entity, id);
+        match &self.read {
+            super::Reader::Sqlite(lite) => {
+                let rows: Vec<(String, String, Option<String>, String)> = lite
+                    .all(stmt, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .await?;
+                rows.into_iter()
+                    .map(|(kind, at, by, changes)| {
+                        let at = crate::model::time::stored_instant(&at).ok_or_else(|| {
+                            super::StoreError::internal("a history row: its time")
+                        })?;
+                        revision(&kind, at, by, &changes)
+                    })
+                    .collect()
+            }
+            super::Reader::Pool(db) => {
+                use sea_orm::ConnectionTrait;
+                db.query_all_raw(stmt)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let kind: String = row.try_get_by_index(0)?;
+                        let at: DateTime<Utc> = row.try_get_by_index(1)?;
+                        let by: Option<String> = row.try_get_by_index(2)?;
+                        let changes: String = row.try_get_by_index(3)?;
+                        revision(&kind, at, by, &changes)
+                    })
+                    .collect()
+            }
+        }
+    }
+}

@@ -8,6 +8,16 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, SimpleExpr};
 use sea_orm::{ColumnTrait, DatabaseBackend};
 
+/// [`text_is`] for a column named by text (crm-comms' own tables have no entity).
+pub(super) fn named_text_is(backend: DatabaseBackend, column: &str, value: &str) -> SimpleExpr {
+    let column = sea_orm::sea_query::Alias::new(column);
+    let equal = Expr::col(column.clone()).eq(value);
+    if backend != DatabaseBackend::MySql {
+        return equal;
+    }
+    equal.and(Expr::expr(Func::char_length(Expr::col(column))).eq(value.chars().count() as i64))
+}
+
 /// `column = value`, exactly (trailing spaces count) on every backend.
 pub(super) fn text_is<C>(backend: DatabaseBackend, column: C, value: &str) -> SimpleExpr
 where

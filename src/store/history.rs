@@ -1,12 +1,13 @@
 //! The history table (`crm_history`): the revision statements a write adds in its own
 //! transaction, the history's share of a purge, and reading a row's revisions.
 
+use super::exact::named_text_is;
 use super::values::time_value;
 use crate::model::change::ChangeKind;
 use crate::model::history::{FieldChange, Revision, comm_fields, diff};
 use chrono::{DateTime, Utc};
 use entity::{comm, media};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
 const TABLE: &str = "crm_history";
@@ -17,16 +18,6 @@ pub(super) const MEDIA: &str = "media";
 
 fn col(name: &str) -> Alias {
     Alias::new(name)
-}
-
-/// `column = value`, exactly, on every backend (see [`super::exact`]).
-fn text_is(backend: DatabaseBackend, column: &str, value: &str) -> SimpleExpr {
-    let equal = Expr::col(col(column)).eq(value);
-    if backend != DatabaseBackend::MySql {
-        return equal;
-    }
-    equal
-        .and(Expr::expr(Func::char_length(Expr::col(col(column)))).eq(value.chars().count() as i64))
 }
 
 /// A row as a write saw it, before or after.
@@ -90,7 +81,7 @@ pub(super) fn forget(backend: DatabaseBackend, entity: &str, id: &str) -> Statem
         Query::delete()
             .from_table(col(TABLE))
             .and_where(Expr::col(col("entity")).eq(entity))
-            .and_where(text_is(backend, "row_id", id)),
+            .and_where(named_text_is(backend, "row_id", id)),
     )
 }
 
@@ -140,7 +131,7 @@ fn select(backend: DatabaseBackend, entity: &str, id: &str) -> Statement {
             .columns(["kind", "at", "by_principal", "changes"].map(col))
             .from(col(TABLE))
             .and_where(Expr::col(col("entity")).eq(entity))
-            .and_where(text_is(backend, "row_id", id))
+            .and_where(named_text_is(backend, "row_id", id))
             .order_by(col("seq"), Order::Asc),
     )
 }

@@ -2,10 +2,11 @@
 //! tables with the seed tables' columns plus `deleted_at`, `deleted_by`), the statements that
 //! move a row there and back unchanged, the purge, and the trash's pages.
 
+use super::exact::named_text_is;
 use super::values::time_value;
 use crate::model::TrashFilter;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Order, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
 const COMM_COLUMNS: [&str; 11] = [
@@ -83,22 +84,12 @@ fn col(name: &str) -> Alias {
     Alias::new(name)
 }
 
-/// `column = value`, exactly, on every backend (see [`super::exact`]).
-fn text_is(backend: DatabaseBackend, column: &str, value: &str) -> SimpleExpr {
-    let equal = Expr::col(col(column)).eq(value);
-    if backend != DatabaseBackend::MySql {
-        return equal;
-    }
-    equal
-        .and(Expr::expr(Func::char_length(Expr::col(col(column)))).eq(value.chars().count() as i64))
-}
-
 /// `DELETE FROM table WHERE id = ?`.
 pub(super) fn delete_from(backend: DatabaseBackend, table: Table, id: &str) -> Statement {
     backend.build(
         Query::delete()
             .from_table(col(table.name()))
-            .and_where(text_is(backend, "id", id)),
+            .and_where(named_text_is(backend, "id", id)),
     )
 }
 
@@ -115,7 +106,7 @@ pub(super) fn move_row(
     select
         .columns(columns.iter().map(|c| col(c)))
         .from(col(from.name()))
-        .and_where(text_is(backend, "id", id));
+        .and_where(named_text_is(backend, "id", id));
     let mut into: Vec<Alias> = columns.iter().map(|c| col(c)).collect();
     if let Some(trash) = trash {
         select
@@ -166,10 +157,10 @@ pub(super) fn page(
         .columns(table.columns().iter().map(|c| col(c)))
         .from(col(table.name()));
     if let Some(customer) = &filter.customer_id {
-        select.and_where(text_is(backend, "customer_id", customer));
+        select.and_where(named_text_is(backend, "customer_id", customer));
     }
     if let Some(order) = &filter.order_id {
-        select.and_where(text_is(backend, "order_id", order));
+        select.and_where(named_text_is(backend, "order_id", order));
     }
     if let Some((at, id)) = after {
         let at = time_value(backend, at);
@@ -193,10 +184,10 @@ pub(super) fn count(backend: DatabaseBackend, table: Table, filter: &TrashFilter
         .expr(Func::count(Expr::col(col("id"))))
         .from(col(table.name()));
     if let Some(customer) = &filter.customer_id {
-        select.and_where(text_is(backend, "customer_id", customer));
+        select.and_where(named_text_is(backend, "customer_id", customer));
     }
     if let Some(order) = &filter.order_id {
-        select.and_where(text_is(backend, "order_id", order));
+        select.and_where(named_text_is(backend, "order_id", order));
     }
     backend.build(&select)
 }

@@ -1,5 +1,5 @@
 //! Authentication: static API tokens (stored as SHA-256 hashes) and JWTs (HS256, or RS256 with
-//! a PEM key or a JWKS file), each giving a [`Principal`] with a read or write scope.
+//! a PEM key or a JWKS file), each giving a [`Principal`] with a read, write or admin scope.
 
 use crate::config::AuthConfig;
 use crate::error::ServiceError;
@@ -10,11 +10,13 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-/// What a credential allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a credential allows; each scope allows what the ones before it do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     Read,
     Write,
+    /// Write, and erase a customer's data (`eraseCustomer`).
+    Admin,
 }
 
 /// The authenticated caller.
@@ -26,14 +28,27 @@ pub struct Principal {
     /// When the credential stops being valid (a JWT's `exp`); `None` for API tokens. A
     /// WebSocket or event stream it opened is closed then.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether it may erase a customer's data: the `admin` scope, or a `write` principal named
+    /// in `--erasure-principals`.
+    pub may_erase: bool,
 }
 
 impl Principal {
     /// `FORBIDDEN` unless the scope allows writing.
     pub fn require_write(&self) -> Result<(), ServiceError> {
         match self.scope {
-            Scope::Write => Ok(()),
-            Scope::Read => Err(ServiceError::Forbidden),
+            Scope::Write | Scope::Admin => Ok(()),
+            Scope::Read => Err(ServiceError::Forbidden("this credential may only read")),
+        }
+    }
+
+    /// `FORBIDDEN` unless it may erase a customer's data (write alone is not enough).
+    pub fn require_erase(&self) -> Result<(), ServiceError> {
+        match self.may_erase {
+            true => Ok(()),
+            false => Err(ServiceError::Forbidden(
+                "erasing a customer's data needs the admin scope or a principal listed in --erasure-principals",
+            )),
         }
     }
 }
@@ -54,6 +69,8 @@ pub struct Authenticator {
     tokens: Vec<([u8; 32], Principal)>,
     jwt: Option<JwtVerifier>,
     enabled: bool,
+    /// `write` principals that may erase too (`--erasure-principals`).
+    erasers: Vec<String>,
 }
 
 fn unauthenticated(why: &str) -> ServiceError {
@@ -62,7 +79,9 @@ fn unauthenticated(why: &str) -> ServiceError {
 
 fn parse_scope(text: &str) -> Option<Scope> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.contains(&"write") {
+    if words.contains(&"admin") {
+        Some(Scope::Admin)
+    } else if words.contains(&"write") {
         Some(Scope::Write)
     } else if words.contains(&"read") {
         Some(Scope::Read)
@@ -84,7 +103,10 @@ impl Authenticator {
             let scope = match scope {
                 "read" => Scope::Read,
                 "write" => Scope::Write,
-                other => bail!("API token {name}: scope must be read or write, not {other}"),
+                "admin" => Scope::Admin,
+                other => {
+                    bail!("API token {name}: scope must be read, write or admin, not {other}")
+                }
             };
             let bytes = hex::decode(hash.trim())
                 .ok()
@@ -96,6 +118,7 @@ impl Authenticator {
                     name: name.to_owned(),
                     scope,
                     expires_at: None,
+                    may_erase: false,
                 },
             ));
         }
@@ -110,16 +133,18 @@ impl Authenticator {
             tracing::warn!(
                 "authentication is OFF: anyone who can reach {bind} can read and change all data"
             );
-            return Ok(Self {
-                tokens: Vec::new(),
-                jwt: None,
-                enabled: false,
-            });
+            return Ok(Self::disabled());
         }
         Ok(Self {
             tokens,
             jwt,
             enabled: true,
+            erasers: cfg
+                .erasure_principals
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+                .collect(),
         })
     }
 
@@ -129,6 +154,7 @@ impl Authenticator {
             tokens: Vec::new(),
             jwt: None,
             enabled: false,
+            erasers: Vec::new(),
         }
     }
 
@@ -145,13 +171,16 @@ impl Authenticator {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some((_, principal)) = self.tokens.iter().find(|(hash, _)| *hash == digest) {
-            return Ok(Some(principal.clone()));
-        }
-        match &self.jwt {
-            Some(jwt) if token.matches('.').count() == 2 => jwt.verify(token).map(Some),
-            _ => Err(unauthenticated("invalid credential")),
-        }
+        let mut principal = match self.tokens.iter().find(|(hash, _)| *hash == digest) {
+            Some((_, principal)) => principal.clone(),
+            None => match &self.jwt {
+                Some(jwt) if token.matches('.').count() == 2 => jwt.verify(token)?,
+                _ => return Err(unauthenticated("invalid credential")),
+            },
+        };
+        principal.may_erase = principal.scope == Scope::Admin
+            || (principal.scope == Scope::Write && self.erasers.contains(&principal.name));
+        Ok(Some(principal))
     }
 }
 
@@ -254,7 +283,7 @@ impl JwtVerifier {
             ),
             _ => None,
         }
-        .ok_or_else(|| unauthenticated("the token carries no read or write scope"))?;
+        .ok_or_else(|| unauthenticated("the token carries no read, write or admin scope"))?;
         // Accepted until `exp` plus the leeway, as over HTTP.
         let expires_at = claims["exp"].as_i64().and_then(|exp| {
             chrono::DateTime::from_timestamp(exp.saturating_add(self.validation.leeway as i64), 0)
@@ -263,6 +292,7 @@ impl JwtVerifier {
             name,
             scope,
             expires_at,
+            may_erase: false,
         })
     }
 }

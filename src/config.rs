@@ -173,8 +173,9 @@ pub enum Toggle {
 /// warning); binding anything else requires credentials.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AuthConfig {
-    /// Static API tokens, comma-separated `name:scope:sha256hex` (scope `read` or `write`;
-    /// the hash is of the token, e.g. `printf %s "$TOKEN" | sha256sum`).
+    /// Static API tokens, comma-separated `name:scope:sha256hex` (scope `read`, `write` or
+    /// `admin`, which may also erase a customer's data; the hash is of the token, e.g.
+    /// `printf %s "$TOKEN" | sha256sum`).
     #[arg(long, env = "CRM_API_TOKENS", value_delimiter = ',', global = true)]
     pub api_tokens: Vec<String>,
     /// Turn authentication off. Refused unless the bind address is loopback.
@@ -203,7 +204,17 @@ pub struct AuthConfig {
     /// Clock leeway in seconds for `exp`/`nbf`.
     #[arg(long, env = "CRM_JWT_LEEWAY_SECS", default_value_t = 30, global = true)]
     pub jwt_leeway_secs: u64,
-    /// JWT claim holding the scope (`read`/`write`, or a space-separated list containing one).
+    /// `write` principals (token names, JWT subjects) that may also erase a customer's data
+    /// (`eraseCustomer`), comma-separated; the `admin` scope may without being listed.
+    #[arg(
+        long,
+        env = "CRM_ERASURE_PRINCIPALS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub erasure_principals: Vec<String>,
+    /// JWT claim holding the scope (`read`/`write`/`admin`, or a space-separated list
+    /// containing one).
     #[arg(
         long,
         env = "CRM_JWT_SCOPE_CLAIM",

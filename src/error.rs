@@ -18,8 +18,8 @@ pub enum ServiceError {
     NotFound(&'static str),
     /// No valid credential was presented.
     Unauthenticated(String),
-    /// The credential's scope does not allow this operation.
-    Forbidden,
+    /// The credential's scope does not allow this operation (the message says what it needs).
+    Forbidden(&'static str),
     /// The database could not serve the call now (unreachable, pool exhausted, busy, full,
     /// read-only); worth a retry.
     Unavailable(StoreError),
@@ -47,7 +47,7 @@ impl ServiceError {
             Self::Validation { message, .. } => message.clone(),
             Self::NotFound(entity) => format!("{entity} not found"),
             Self::Unauthenticated(why) => why.clone(),
-            Self::Forbidden => "this credential may only read".into(),
+            Self::Forbidden(why) => (*why).into(),
             Self::Unavailable(_) => "the database is temporarily unavailable, try again".into(),
             Self::NotReady(why) => why.clone(),
             Self::Overflow(missed) => format!(

@@ -9,7 +9,7 @@ pub fn code(err: &ServiceError) -> &'static str {
         ServiceError::Validation { .. } => "BAD_USER_INPUT",
         ServiceError::NotFound(_) => "NOT_FOUND",
         ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
-        ServiceError::Forbidden => "FORBIDDEN",
+        ServiceError::Forbidden(_) => "FORBIDDEN",
         ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
         ServiceError::NotReady(_) => "NOT_READY",
         ServiceError::Overflow(_) => "SUBSCRIPTION_OVERFLOW",

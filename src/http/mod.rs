@@ -115,7 +115,7 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
         ServiceError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden => StatusCode::FORBIDDEN,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::Unavailable(_) | ServiceError::NotReady(_) | ServiceError::Overflow(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }

@@ -16,6 +16,7 @@ mod m20261203_000006_ingest_keys;
 pub mod m20261204_000007_search;
 mod m20261205_000008_trash;
 mod m20261206_000009_history;
+mod m20261207_000010_erasure;
 pub mod sqlite_times;
 
 /// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000007_search::Migration),
             Box::new(m20261205_000008_trash::Migration),
             Box::new(m20261206_000009_history::Migration),
+            Box::new(m20261207_000010_erasure::Migration),
         ]
     }
 }

@@ -207,6 +207,15 @@ pub enum IngestInput {
     Invalid { field: String, message: String },
 }
 
+/// What erasing a customer removed: comms and media records (live and trashed together) and
+/// revisions of their history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erasure {
+    pub comms: u64,
+    pub media: u64,
+    pub revisions: u64,
+}
+
 /// What the store did with one comm of an ingest batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {

@@ -7,6 +7,7 @@
 
 pub mod changes;
 mod db;
+mod erasure;
 mod error;
 mod exact;
 mod feeds;
@@ -239,6 +240,24 @@ impl Store {
         by: Option<&str>,
     ) -> Result<(), StoreError> {
         self.write(WriteOp::InsertMedia(row), by).await.map(drop)
+    }
+
+    /// Erases everything of `customer` in one transaction (see `erasure`) and notes it in the
+    /// erasure ledger; what went.
+    pub async fn erase_customer(
+        &self,
+        customer: &str,
+    ) -> Result<crate::model::Erasure, StoreError> {
+        match self
+            .writer
+            .write(WriteOp::EraseCustomer(customer.to_owned()))
+            .await?
+        {
+            writer::Applied::Erased(erased) => Ok(erased),
+            other => Err(StoreError::unavailable(format!(
+                "the writer answered an erasure with {other:?}"
+            ))),
+        }
     }
 
     /// Deletes the media record (into the trash unless retention is 0); the number deleted.

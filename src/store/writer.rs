@@ -55,6 +55,9 @@ pub enum WriteOp {
     RestoreMedia(String),
     /// Deletes what was put in the trash before this instant, for good.
     PurgeTrash(chrono::DateTime<chrono::Utc>),
+    /// Deletes everything of this customer (see [`super::erasure`]) and notes it in the
+    /// erasure ledger.
+    EraseCustomer(String),
     /// Comms to log unless one with the same `(customer_id, type, ext_message_id)` exists
     /// (see [`super::ingest`]).
     Ingest(Vec<comm::Model>),
@@ -77,6 +80,8 @@ pub enum Applied {
     Comm(Option<comm::Model>),
     /// A media delete's row before it, as [`Applied::Comm`].
     Media(Option<media::Model>),
+    /// What an [`WriteOp::EraseCustomer`] removed.
+    Erased(crate::model::Erasure),
 }
 
 impl Applied {
@@ -90,6 +95,7 @@ impl Applied {
             Self::Search(_) => 0,
             Self::Comm(row) => row.is_some() as u64,
             Self::Media(row) => row.is_some() as u64,
+            Self::Erased(erased) => erased.comms + erased.media,
         }
     }
 }
@@ -345,6 +351,9 @@ async fn apply(
                 WriteOp::Search => {
                     Applied::Search(super::index::pool_maintain(&txn, backend).await?)
                 }
+                WriteOp::EraseCustomer(customer) => {
+                    Applied::Erased(super::erasure::pool_apply(&txn, backend, customer, at).await?)
+                }
                 WriteOp::UpdateComm { id, .. } => {
                     let before = pool_comm(&txn, backend, id).await?;
                     pool_execute(&txn, op, backend).await?;
@@ -482,7 +491,8 @@ fn touch(touched: &mut Touched, op: &WriteOp) {
         WriteOp::DeleteMedia { id, .. } | WriteOp::RestoreMedia(id) => {
             touched.media.push(id.clone())
         }
-        WriteOp::PurgeTrash(_) => {}
+        // The erasure removes its rows' search entries itself.
+        WriteOp::PurgeTrash(_) | WriteOp::EraseCustomer(_) => {}
         WriteOp::Ingest(rows) => touched.comms.extend(rows.iter().map(|r| r.id.clone())),
         WriteOp::Search => {}
     }
@@ -582,6 +592,7 @@ pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
                 .and_where(text_is(backend, M::Id, id)),
         ),
         WriteOp::Ingest(_) => unreachable!("an ingest is applied by super::ingest"),
+        WriteOp::EraseCustomer(_) => unreachable!("an erasure is applied by super::erasure"),
         WriteOp::Search => unreachable!("search upkeep is applied by super::search"),
         WriteOp::RestoreComm(_) | WriteOp::RestoreMedia(_) | WriteOp::PurgeTrash(_) => {
             unreachable!("several statements: see `statements`")

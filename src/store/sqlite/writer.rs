@@ -5,7 +5,7 @@
 use super::reader::{bind, comm_row, media_row, query};
 use crate::store::StoreError;
 use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statements};
-use crate::store::{index, ingest};
+use crate::store::{erasure, index, ingest};
 use entity::{comm, media};
 use sea_orm::DatabaseBackend;
 
@@ -52,6 +52,9 @@ fn apply_sqlite(
             // history and the change events).
             let done = match op {
                 WriteOp::Search => Applied::Search(index::sqlite_maintain(conn)?),
+                WriteOp::EraseCustomer(customer) => {
+                    Applied::Erased(erasure::sqlite_apply(conn, customer, at, mark)?)
+                }
                 WriteOp::Ingest(rows) => {
                     Applied::Ingested(ingest::apply_sqlite(conn, rows, insert_comm)?)
                 }

@@ -1,4 +1,5 @@
-//! Field guard: mutations need a write-scoped principal (when authentication is on).
+//! Field guards: mutations need a write-scoped principal, an erasure an eraser (when
+//! authentication is on).
 
 use crate::auth::Principal;
 use async_graphql::{Context, Guard, Result};
@@ -10,6 +11,19 @@ impl Guard for WriteGuard {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match ctx.data_opt::<Principal>() {
             Some(principal) => Ok(principal.require_write()?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Lets `eraseCustomer` run only for a principal that may erase (the `admin` scope, or a
+/// `write` principal listed in `--erasure-principals`), or when authentication is off.
+pub struct EraseGuard;
+
+impl Guard for EraseGuard {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        match ctx.data_opt::<Principal>() {
+            Some(principal) => Ok(principal.require_erase()?),
             None => Ok(()),
         }
     }

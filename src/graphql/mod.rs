@@ -16,6 +16,7 @@ pub mod json;
 pub mod media;
 pub mod order;
 pub mod persisted;
+pub mod privacy;
 mod rows;
 mod scalars;
 pub mod timeline;
@@ -35,13 +36,18 @@ pub struct QueryRoot(
     media::MediaQuery,
     timeline::TimelineQuery,
     changes::HistoryQuery,
+    privacy::PrivacyQuery,
 );
 
 /// Changes to the communications log and to media metadata; with auth on, each needs a `write`
 /// credential.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(comm::CommMutation, media::MediaMutation);
+pub struct MutationRoot(
+    comm::CommMutation,
+    media::MediaMutation,
+    privacy::PrivacyMutation,
+);
 
 /// The crm-comms GraphQL schema.
 pub type CrmSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

@@ -4,6 +4,7 @@
 pub mod changes;
 pub mod comms;
 pub mod media;
+pub mod privacy;
 pub mod timeline;
 pub mod trash;
 pub mod validate;

@@ -196,6 +196,17 @@ async fn hs256_jwts() {
     let (status, _) = gql_as(&app, Some(&read), "{ __typename }").await;
     assert_eq!(status, 200);
 
+    // Erasing needs the admin scope (or a listed principal): write is not enough.
+    let erase = "mutation { eraseCustomer(customerId: \"nobody\", confirm: \"nobody\") { comms } }";
+    let (_, body) = gql_as(&app, Some(&ok), erase).await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    let admin = hs256(&claims(json!({ "scope": ["crm", "admin"] })));
+    let (status, body) = gql_as(&app, Some(&admin), erase).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["eraseCustomer"]["comms"], 0, "{body}");
+    let (_, body) = gql_as(&app, Some(&admin), CREATE).await;
+    assert!(body.get("errors").is_none(), "admin writes too: {body}");
+
     let none_header = B64.encode(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = B64.encode(claims(json!({})).to_string());
     let bad = [
@@ -236,7 +247,7 @@ async fn hs256_jwts() {
         assert_eq!(status, 401, "{what}: {body}");
         assert_eq!(error_code(&body), "UNAUTHENTICATED", "{what}");
     }
-    assert_eq!(app.count("crm_comms_log").await, 1);
+    assert_eq!(app.count("crm_comms_log").await, 2);
     app.stop().await;
 }
 

@@ -619,3 +619,552 @@ mod history {
         history_with_principals(Backend::Mysql).await;
     }
 }
+
+const READER: &str = "reader-token-0123456789";
+const ERASER: &str = "eraser-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789";
+
+/// The tokens of the privacy tests: `ana` and `bo` write, `reader` reads, `eraser` writes and
+/// is listed in `--erasure-principals`, `admin` has the admin scope.
+fn privacy_tokens(c: &mut crm_comms::config::AppConfig) {
+    c.auth.api_tokens = vec![
+        format!("ana:write:{}", sha(ANA)),
+        format!("bo:write:{}", sha(BO)),
+        format!("reader:read:{}", sha(READER)),
+        format!("eraser:write:{}", sha(ERASER)),
+        format!("admin:admin:{}", sha(ADMIN)),
+    ];
+    c.auth.erasure_principals = vec!["eraser".into(), "reader".into()];
+}
+
+/// The whole answer of `query` as `token` (errors included).
+async fn answer_as(app: &TestApp, token: &str, query: &str, variables: Value) -> Value {
+    app.client
+        .post(app.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The NDJSON export download of `customer` as `token`: its records, after checking the
+/// response's headers.
+async fn download_export(app: &TestApp, token: &str, customer: &str) -> Vec<Value> {
+    let res = app
+        .client
+        .get(app.url(&format!("/api/crm/customers/{customer}/export")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"customer-"),
+        "{:?}",
+        res.headers()
+    );
+    let text = res.text().await.unwrap();
+    assert!(text.ends_with('\n'), "every line ends: {text}");
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// How many rows of `table` hold `column = value` (over a direct connection).
+async fn count_where(app: &TestApp, table: &str, column: &str, value: &str) -> i64 {
+    app.count(&format!("{table} WHERE {column} = '{value}'"))
+        .await
+}
+
+/// The export of a customer with rows in the trash (GraphQL and the NDJSON download, read
+/// scope), then its erasure: a wrong confirmation and credentials without the erasure right
+/// change nothing; the right one removes every row of the customer everywhere (queries,
+/// export, search, trash, history, and the tables themselves), leaves other customers alone
+/// and writes one ledger row.
+async fn export_then_erase(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(db, privacy_tokens).await;
+    let comm_fields = format!("{{ {COMM_FIELDS} }}");
+    let media_fields = format!("{{ {MEDIA_FIELDS} }}");
+    let create = |input: Value| {
+        let app = &app;
+        let fields = comm_fields.clone();
+        async move {
+            as_principal(
+                app,
+                ANA,
+                &format!(
+                    "mutation($input: CommCreateInput!) {{ createComm(input: $input) {fields} }}"
+                ),
+                json!({ "input": input }),
+            )
+            .await["createComm"]
+                .clone()
+        }
+    };
+    let a = create(
+        json!({ "customerId": "er-1", "type": "EMAIL", "direction": "INBOUND",
+        "subject": "Quote for Zyxwvutsq", "body": "Küche kitchen", "extMessageId": "<e1@x>",
+        "occurredAt": "2026-11-20T10:00:00Z",
+        "attachments": [{ "filename": "q.pdf", "nextcloudPath": "/crm/q.pdf" }] }),
+    )
+    .await;
+    let b = create(
+        json!({ "customerId": "er-1", "type": "CALL", "direction": "OUTBOUND",
+        "subject": "Called back", "occurredAt": "2026-11-21T10:00:00Z" }),
+    )
+    .await;
+    let c = create(
+        json!({ "customerId": "er-1", "type": "NOTE", "direction": "INTERNAL",
+        "body": "zyxwvutsq again", "occurredAt": "2026-11-22T10:00:00Z" }),
+    )
+    .await;
+    // Another customer sharing a word: untouched by the erasure.
+    let keep = create(
+        json!({ "customerId": "er-2", "type": "EMAIL", "direction": "INBOUND",
+        "subject": "kitchen", "extMessageId": "<e1@x>" }),
+    )
+    .await;
+    // One comm through the ingest (it keeps an ingest key on PostgreSQL/MySQL).
+    let ingest = "mutation($inputs: [CommCreateInput!]!) { ingestComms(inputs: $inputs) { created duplicates results { id status } } }";
+    let ingested = as_principal(
+        &app,
+        BO,
+        ingest,
+        json!({ "inputs": [{ "customerId": "er-1", "type": "WHATSAPP", "direction": "INBOUND",
+            "body": "via connector", "extMessageId": "wa-1", "occurredAt": "2026-11-23T10:00:00Z" }] }),
+    )
+    .await;
+    assert_eq!(ingested["ingestComms"]["created"], 1);
+    let d_id = ingested["ingestComms"]["results"][0]["id"].clone();
+    let media_create = format!(
+        "mutation($input: MediaCreateInput!) {{ createMedia(input: $input) {media_fields} }}"
+    );
+    let m1 = as_principal(&app, ANA, &media_create, json!({ "input": { "customerId": "er-1",
+        "orderId": "er-o", "filename": "zyxwvutsq.jpg", "nextcloudPath": "/crm/z.jpg", "tags": ["before"] } }))
+    .await["createMedia"]
+        .clone();
+    let m2 = as_principal(
+        &app,
+        ANA,
+        &media_create,
+        json!({ "input": { "customerId": "er-1",
+        "filename": "plan.pdf", "nextcloudPath": "/crm/plan.pdf" } }),
+    )
+    .await["createMedia"]
+        .clone();
+    // An update (history), then b and m2 into the trash.
+    as_principal(
+        &app,
+        BO,
+        "mutation($id: ID!) { updateComm(id: $id, input: { subject: \"Quote for Zyxwvutsq v2\" }) { id } }",
+        json!({ "id": a["id"] }),
+    )
+    .await;
+    as_principal(
+        &app,
+        BO,
+        "mutation($id: ID!) { deleteComm(id: $id) }",
+        json!({ "id": b["id"] }),
+    )
+    .await;
+    as_principal(
+        &app,
+        BO,
+        "mutation($id: ID!) { deleteMedia(id: $id) }",
+        json!({ "id": m2["id"] }),
+    )
+    .await;
+    let a = as_principal(
+        &app,
+        READER,
+        &format!("query($id: ID!) {{ comm(id: $id) {comm_fields} }}"),
+        json!({ "id": a["id"] }),
+    )
+    .await["comm"]
+        .clone();
+    let d = as_principal(
+        &app,
+        READER,
+        &format!("query($id: ID!) {{ comm(id: $id) {comm_fields} }}"),
+        json!({ "id": d_id }),
+    )
+    .await["comm"]
+        .clone();
+
+    // The export, read scope: live rows newest first, the trash as it was.
+    let export_query = format!(
+        "query($c: String!) {{ customerExport(customerId: $c) {{ customerId exportedAt \
+         comms {comm_fields} media {media_fields} deletedComms {comm_fields} deletedMedia {media_fields} }} }}"
+    );
+    let export = as_principal(&app, READER, &export_query, json!({ "c": "er-1" })).await;
+    let export = &export["customerExport"];
+    assert_eq!(export["customerId"], "er-1");
+    assert!(export["exportedAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(export["comms"], json!([d, c, a]));
+    assert_eq!(export["media"], json!([m1]));
+    assert_eq!(export["deletedComms"], json!([b]));
+    assert_eq!(export["deletedMedia"], json!([m2]));
+    // The download: the same rows in the REST shape, with a header and a trailer.
+    let lines = download_export(&app, READER, "er-1").await;
+    assert_eq!(lines[0]["record"], "export");
+    assert_eq!(lines[0]["customer_id"], "er-1");
+    let records: Vec<(&str, &str)> = lines[1..]
+        .iter()
+        .filter(|l| l["record"] != "end")
+        .map(|l| {
+            let row = l.get("comm").or_else(|| l.get("media")).unwrap();
+            (l["record"].as_str().unwrap(), row["id"].as_str().unwrap())
+        })
+        .collect();
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let (ia, ib, ic, id_, im1, im2) = (id(&a), id(&b), id(&c), id(&d), id(&m1), id(&m2));
+    assert_eq!(
+        records,
+        [
+            ("comm", id_.as_str()),
+            ("comm", ic.as_str()),
+            ("comm", ia.as_str()),
+            ("media", im1.as_str()),
+            ("deleted_comm", ib.as_str()),
+            ("deleted_media", im2.as_str()),
+        ]
+    );
+    let rest_a = &lines[3]["comm"];
+    assert_eq!(rest_a["customer_id"], "er-1");
+    assert_eq!(rest_a["type"], "email");
+    assert_eq!(rest_a["subject"], "Quote for Zyxwvutsq v2");
+    assert_eq!(
+        rest_a["attachments"],
+        json!([{ "filename": "q.pdf", "nextcloud_path": "/crm/q.pdf" }])
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        &json!({ "record": "end", "comms": 3, "media": 1, "deleted_comms": 1, "deleted_media": 1 })
+    );
+    // A customer with nothing: a header and an empty trailer.
+    let empty = download_export(&app, READER, "er-none").await;
+    assert_eq!(empty.len(), 2);
+    assert_eq!(
+        empty[1],
+        json!({ "record": "end", "comms": 0, "media": 0, "deleted_comms": 0, "deleted_media": 0 })
+    );
+
+    // What the tables hold of er-1 before.
+    let revisions = count_where(&app, "crm_history", "customer_id", "er-1").await;
+    assert_eq!(revisions, 4 + 2 + 1 + 2, "creates, the update, the deletes");
+    let erase = "mutation($c: String!, $confirm: String!) { eraseCustomer(customerId: $c, confirm: $confirm) { comms media revisions } }";
+    // A wrong confirmation, or a credential without the erasure right: refused, nothing goes.
+    let wrong = answer_as(
+        &app,
+        ADMIN,
+        erase,
+        json!({ "c": "er-1", "confirm": "er-2" }),
+    )
+    .await;
+    assert_eq!(error_code(&wrong), "BAD_USER_INPUT", "{wrong}");
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["field"], "confirm",
+        "{wrong}"
+    );
+    for token in [ANA, READER] {
+        let refused = answer_as(
+            &app,
+            token,
+            erase,
+            json!({ "c": "er-1", "confirm": "er-1" }),
+        )
+        .await;
+        assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+        assert!(refused["data"].is_null() || refused["data"]["eraseCustomer"].is_null());
+    }
+    assert_eq!(
+        count_where(&app, "crm_comms_log", "customer_id", "er-1").await,
+        3
+    );
+    assert_eq!(
+        count_where(&app, "crm_history", "customer_id", "er-1").await,
+        revisions
+    );
+    let ledger_before = app.count("crm_erasure_ledger").await;
+    assert_eq!(ledger_before, 0);
+
+    // The listed write principal may.
+    let report = as_principal(
+        &app,
+        ERASER,
+        erase,
+        json!({ "c": "er-1", "confirm": "er-1" }),
+    )
+    .await;
+    assert_eq!(
+        report["eraseCustomer"],
+        json!({ "comms": 4, "media": 2, "revisions": revisions })
+    );
+    // Nothing of er-1 anywhere.
+    let after = as_principal(&app, READER, &format!(
+        "{{ comms(customerId: \"er-1\") {{ total }} \
+         commsConnection(filter: {{ customerId: \"er-1\" }}) {{ totalCount }} \
+         media(customerId: \"er-1\") {{ total }} \
+         everywhere: commsConnection(filter: {{ search: \"zyxwvutsq\" }}) {{ totalCount }} \
+         prefix: commsConnection(filter: {{ search: \"zyxw\" }}) {{ totalCount }} \
+         files: mediaConnection(filter: {{ search: \"zyxwvutsq\" }}) {{ totalCount }} \
+         deletedComms(customerId: \"er-1\") {{ totalCount }} \
+         deletedMedia(customerId: \"er-1\") {{ totalCount }} \
+         commsSummary(customerId: \"er-1\") {{ total mediaCount }} \
+         timeline(customerId: \"er-1\") {{ edges {{ cursor }} }} \
+         a: commHistory(id: \"{ia}\") {{ kind }} b: commHistory(id: \"{ib}\") {{ kind }} \
+         m: mediaHistory(id: \"{im2}\") {{ kind }} \
+         byId: comm(id: \"{ia}\") {{ id }} \
+         customerExport(customerId: \"er-1\") {{ comms {{ id }} media {{ id }} deletedComms {{ id }} deletedMedia {{ id }} }} \
+         kept: commsConnection(filter: {{ search: \"kitchen\" }}) {{ nodes {{ id customerId }} }} }}"
+    ), json!({})).await;
+    assert_eq!(after["comms"]["total"], 0);
+    assert_eq!(after["commsConnection"]["totalCount"], 0);
+    assert_eq!(after["media"]["total"], 0);
+    assert_eq!(after["everywhere"]["totalCount"], 0);
+    assert_eq!(after["prefix"]["totalCount"], 0);
+    assert_eq!(after["files"]["totalCount"], 0);
+    assert_eq!(after["deletedComms"]["totalCount"], 0);
+    assert_eq!(after["deletedMedia"]["totalCount"], 0);
+    assert_eq!(after["commsSummary"]["total"], 0);
+    assert_eq!(after["commsSummary"]["mediaCount"], 0);
+    assert_eq!(after["timeline"]["edges"], json!([]));
+    assert_eq!(after["a"], json!([]));
+    assert_eq!(after["b"], json!([]));
+    assert_eq!(after["m"], json!([]));
+    assert_eq!(after["byId"], Value::Null);
+    assert_eq!(
+        after["customerExport"],
+        json!({ "comms": [], "media": [], "deletedComms": [], "deletedMedia": [] })
+    );
+    assert_eq!(
+        after["kept"]["nodes"],
+        json!([{ "id": keep["id"], "customerId": "er-2" }]),
+        "the other customer's rows stay, searchable"
+    );
+    let empty = download_export(&app, READER, "er-1").await;
+    assert_eq!(empty.len(), 2, "{empty:?}");
+    // The tables themselves.
+    for table in [
+        "crm_comms_log",
+        "crm_media",
+        "crm_comms_trash",
+        "crm_media_trash",
+        "crm_history",
+    ] {
+        assert_eq!(
+            count_where(&app, table, "customer_id", "er-1").await,
+            0,
+            "{table}"
+        );
+    }
+    let erased_ids = [&ia, &ib, &ic, &id_];
+    match backend {
+        Backend::Sqlite => {
+            for (docs, ids) in [
+                ("crm_comms_search_docs", &erased_ids[..]),
+                ("crm_media_search_docs", &[&im1, &im2][..]),
+            ] {
+                for id in ids {
+                    assert_eq!(count_where(&app, docs, "id", id).await, 0, "{docs} {id}");
+                }
+            }
+            assert_eq!(app.count("crm_comms_fts").await, 1, "only er-2's document");
+            assert_eq!(app.count("crm_media_fts").await, 0);
+            // The vocabulary keeps no word only er-1's rows held, and keeps the shared one.
+            for word in ["zyxwvutsq", "kuche", "connector", "plan"] {
+                assert_eq!(
+                    count_where(&app, "crm_search_terms", "term", word).await,
+                    0,
+                    "{word}"
+                );
+            }
+            assert_eq!(
+                count_where(&app, "crm_search_terms", "term", "kitchen").await,
+                1
+            );
+        }
+        _ => {
+            for id in erased_ids {
+                assert_eq!(count_where(&app, "crm_comms_search", "id", id).await, 0);
+                assert_eq!(
+                    count_where(&app, "crm_comms_ingest_keys", "comm_id", id).await,
+                    0
+                );
+            }
+            for id in [&im1, &im2] {
+                assert_eq!(count_where(&app, "crm_media_search", "id", id).await, 0);
+            }
+            assert_eq!(app.count("crm_comms_search").await, 1, "only er-2's row");
+        }
+    }
+    assert_eq!(app.count("crm_comms_log").await, 1);
+    // The ledger: the customer's id, when, the counts.
+    use sea_orm::ConnectionTrait;
+    let ledger = app
+        .raw
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.raw.get_database_backend(),
+            "SELECT customer_id, comms, media, revisions FROM crm_erasure_ledger".to_owned(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1);
+    let row = &ledger[0];
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "er-1");
+    assert_eq!(row.try_get_by_index::<i64>(1).unwrap(), 4);
+    assert_eq!(row.try_get_by_index::<i64>(2).unwrap(), 2);
+    assert_eq!(row.try_get_by_index::<i64>(3).unwrap(), revisions);
+    // The same message ingested again is new now (no key of it is left), and an admin may
+    // erase too (again: the ledger notes each request).
+    let again = as_principal(
+        &app,
+        BO,
+        ingest,
+        json!({ "inputs": [{ "customerId": "er-1", "type": "WHATSAPP", "direction": "INBOUND",
+            "body": "via connector", "extMessageId": "wa-1" }] }),
+    )
+    .await;
+    assert_eq!(again["ingestComms"]["created"], 1, "{again}");
+    let report = as_principal(
+        &app,
+        ADMIN,
+        erase,
+        json!({ "c": "er-1", "confirm": "er-1" }),
+    )
+    .await;
+    assert_eq!(
+        report["eraseCustomer"],
+        json!({ "comms": 1, "media": 0, "revisions": 1 })
+    );
+    assert_eq!(app.count("crm_erasure_ledger").await, 2);
+    app.stop().await;
+}
+
+mod privacy {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        export_then_erase(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        export_then_erase(Backend::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        export_then_erase(Backend::Mysql).await;
+    }
+}
+
+/// The audit log of a real server process (JSON lines on stderr): each export, over GraphQL
+/// and REST, names the principal; an erasure names the customer, the counts and the
+/// principal, and none of the erased content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_and_erasures_are_logged_with_the_principal() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let port = crate::common::free_port();
+    let log_path = db.path().unwrap().with_extension("log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = crate::common::server_process(&db.url, port)
+        .env(
+            "CRM_API_TOKENS",
+            format!("reader:read:{},admin:admin:{}", sha(READER), sha(ADMIN)),
+        )
+        .env("CRM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn,crm_comms::audit=info")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    crate::common::wait_healthy(&client, &base, &mut child).await;
+    let gql = |token: &'static str, query: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}/graphql");
+        async move {
+            let res: Value = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(res.get("errors").is_none(), "{res}");
+            res
+        }
+    };
+    gql(ADMIN, "mutation { createComm(input: { customerId: \"au-1\", type: NOTE, direction: INTERNAL, body: \"Secret Plan\" }) { id } }").await;
+    gql(
+        READER,
+        "{ customerExport(customerId: \"au-1\") { comms { id } } }",
+    )
+    .await;
+    let res = client
+        .get(format!("{base}/api/crm/customers/au-1/export"))
+        .bearer_auth(READER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap();
+    gql(
+        ADMIN,
+        "mutation { eraseCustomer(customerId: \"au-1\", confirm: \"au-1\") { comms } }",
+    )
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success(), "a clean shutdown");
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["target"] == "crm_comms::audit")
+        .collect();
+    let exports: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e["message"] == "customer export")
+        .map(|e| {
+            (
+                e["customer_id"].as_str().unwrap(),
+                e["principal"].as_str().unwrap(),
+                e["via"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        exports,
+        [("au-1", "reader", "graphql"), ("au-1", "reader", "rest")],
+        "{text}"
+    );
+    let erased: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["message"] == "customer erased")
+        .collect();
+    assert_eq!(erased.len(), 1, "{text}");
+    assert_eq!(erased[0]["customer_id"], "au-1");
+    assert_eq!(erased[0]["principal"], "admin");
+    assert_eq!(erased[0]["comms"], 1);
+    assert!(!text.contains("Secret"), "no content in the log: {text}");
+}

@@ -416,6 +416,32 @@ async fn openapi_routes_answer_as_documented(app: &TestApp) {
                     format!("/api/crm/media/{}", media["id"].as_str().unwrap()),
                     None,
                 ),
+                ("get", "/api/crm/customers/{id}/export") => {
+                    // NDJSON: each line one JSON object, as documented.
+                    let res = app
+                        .client
+                        .get(app.url("/api/crm/customers/c/export"))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = res.status();
+                    let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+                    let documented = &op["responses"][status.as_str()]["content"];
+                    assert!(documented[&kind].is_object(), "{status} {kind}: {op}");
+                    let text = res.text().await.unwrap();
+                    let lines: Vec<Value> = text
+                        .lines()
+                        .map(|l| serde_json::from_str(l).unwrap())
+                        .collect();
+                    assert_eq!(lines[0]["record"], "export");
+                    assert!(
+                        lines.iter().any(|l| l["comm"]["id"] == comm["id"]),
+                        "{text}"
+                    );
+                    assert_eq!(lines.last().unwrap()["record"], "end");
+                    checked += 1;
+                    continue;
+                }
                 other => panic!("documented route without a check here: {other:?}"),
             };
             // Delete last so the others still find their row.
@@ -446,7 +472,7 @@ async fn openapi_routes_answer_as_documented(app: &TestApp) {
         assert_eq!(status, StatusCode::NO_CONTENT);
         checked += 1;
     }
-    assert_eq!(checked, 9, "every documented operation was exercised");
+    assert_eq!(checked, 10, "every documented operation was exercised");
 }
 
 /// Recursively checks that `value` has the schema's required properties.

@@ -1,8 +1,10 @@
-//! The seed's REST API (`/api/crm/comms`, `/api/crm/media`), on the same service layer as
+//! The seed's REST API (`/api/crm/comms`, `/api/crm/media`) and a customer's export
+//! (`/api/crm/customers/{id}/export`), on the same service layer as
 //! GraphQL, with the seed's snake_case JSON and FastAPI-style errors. Paths answer with and
 //! without a trailing slash. The OpenAPI document is served at `/api/openapi.json`.
 
 mod comms;
+mod customers;
 mod error;
 mod extract;
 mod media;
@@ -29,6 +31,7 @@ pub use error::ApiError;
         comms::ingest,
         comms::update,
         comms::delete,
+        customers::export,
         media::list,
         media::create,
         media::delete,
@@ -60,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/crm/comms/ingest", post(comms::ingest))
         .route("/api/crm/comms/{id}", comm_item.clone())
         .route("/api/crm/comms/{id}/", comm_item)
+        .route("/api/crm/customers/{id}/export", get(customers::export))
+        .route("/api/crm/customers/{id}/export/", get(customers::export))
         .route("/api/crm/media", media_root.clone())
         .route("/api/crm/media/", media_root)
         .route("/api/crm/media/{id}", media_item.clone())

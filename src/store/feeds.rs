@@ -17,7 +17,7 @@ use super::search::{
     Reading, SqliteSearch, Table, comm_model_words, media_model_words, sqlite_ordered,
     sqlite_scanned,
 };
-use super::sqlite::reader::{self as sqlite_reader, count_row, instant, query};
+use super::sqlite::reader::{self as sqlite_reader, Placement, count_row, instant, query};
 use super::values::time_value;
 use super::{Reader, Store, StoreError};
 use crate::model::cursor::{Kind, Toward};
@@ -412,12 +412,17 @@ impl Store {
     {
         match &self.read {
             Reader::Sqlite(lite) => {
-                lite.snapshot(move |conn| {
+                // A page through an index is bounded; a search or a count grows with the data.
+                let placement = match searched.is_none() && count.is_none() {
+                    true => Placement::Inline,
+                    false => Placement::Blocking,
+                };
+                lite.snapshot(placement, move |conn| {
                     let (rows, beyond) = match &searched {
                         Some(searched) => searched.run(conn, &seek, key, decode)?,
                         None => sqlite_part(conn, &part, decode)?,
                     };
-                    let total = count.map(|c| sqlite_count(conn, &c)).transpose()?;
+                    let total = count.as_ref().map(|c| sqlite_count(conn, c)).transpose()?;
                     Ok(finish(rows, &seek, beyond, total))
                 })
                 .await
@@ -471,7 +476,8 @@ impl Store {
         });
         let ((comms, comm_beyond), (media, media_beyond)) = match &self.read {
             Reader::Sqlite(lite) => {
-                lite.snapshot(move |conn| {
+                // Two pages through indexes: bounded.
+                lite.snapshot(Placement::Inline, move |conn| {
                     let comms = sqlite_part(conn, &comms, sqlite_reader::comm_row)?;
                     let media = match &media {
                         Some(part) => sqlite_part(conn, part, sqlite_reader::media_row)?,
@@ -542,7 +548,8 @@ impl Store {
         let newest_outbound = newest_outbound.build(backend);
         let (groups, awaiting, media_count) = match &self.read {
             Reader::Sqlite(lite) => {
-                lite.snapshot(move |conn| {
+                // Groups every comm of the customer: grows with the customer.
+                lite.snapshot(Placement::Blocking, move |conn| {
                     let groups = query(conn, &groups, |row| {
                         Ok(CommGroup {
                             comm_type: sqlite_reader::enumerated(row, 0, "type")?
@@ -726,7 +733,7 @@ mod tests {
                         order_id: Some("o".into()),
                         ..MediaFilter::default()
                     },
-                    "idx_crm_media_order_time",
+                    "idx_crm_media_order_covering",
                 ),
                 (
                     MediaFilter {

@@ -230,7 +230,8 @@ impl super::Store {
             .collect();
         match &self.read {
             super::Reader::Sqlite(lite) => {
-                lite.snapshot(move |conn| {
+                // Up to 1,000 lookups: on a blocking thread.
+                lite.snapshot(super::sqlite::reader::Placement::Blocking, move |conn| {
                     lookups
                         .iter()
                         .map(|lookup| match lookup {

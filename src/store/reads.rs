@@ -3,7 +3,7 @@
 use super::StoreError;
 use super::exact::text_is;
 use super::search::{Keys, Table, condition};
-use super::sqlite::reader as sqlite_reader;
+use super::sqlite::reader::{self as sqlite_reader, Placement};
 use super::values::time_value;
 use super::{Reader, Store};
 use crate::model::search::Search;
@@ -260,6 +260,7 @@ impl Store {
         self.listing(
             rows,
             comm_query(filter, self.backend()),
+            filter.customer_id.is_some(),
             page,
             want,
             sqlite_reader::comm_row,
@@ -297,6 +298,7 @@ impl Store {
         self.listing(
             rows,
             media_query(filter, self.backend()),
+            filter.customer_id.is_some() || filter.order_id.is_some(),
             page,
             want,
             sqlite_reader::media_row,
@@ -322,10 +324,13 @@ impl Store {
     }
 
     /// Runs `rows` when `want.rows`, then counts `matching` when the page cannot tell the total.
+    /// `keyed`: `matching` is one customer's or one order's rows (a bounded count).
+    #[allow(clippy::too_many_arguments)]
     async fn listing<E>(
         &self,
         rows: Select<E>,
         matching: Select<E>,
+        keyed: bool,
         page: Page,
         want: Want,
         decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<E::Model>,
@@ -342,7 +347,14 @@ impl Store {
                         .select_only()
                         .column_as(Expr::cust("COUNT(*)"), "num_items"),
                 );
-                lite.listing(rows, count, page, want, decode).await
+                // Without a count, or counting one customer's or order's rows, the read is
+                // bounded: inline (see `Placement`).
+                let placement = match !want.total || keyed {
+                    true => Placement::Inline,
+                    false => Placement::Blocking,
+                };
+                lite.listing(placement, rows, count, page, want, decode)
+                    .await
             }
             Reader::Pool(db) => {
                 let rows = if want.rows {
@@ -427,7 +439,7 @@ pub(super) mod tests {
                     order_id: Some("o".into()),
                     ..Default::default()
                 },
-                "idx_crm_media_order_time",
+                "idx_crm_media_order_covering",
             ),
             (
                 MediaFilter {

@@ -249,7 +249,11 @@ impl super::Store {
         let stmt = count(self.backend(), table, filter);
         match &self.read {
             super::Reader::Sqlite(lite) => Ok(lite
-                .all(stmt, super::sqlite::reader::count_row)
+                .all_placed(
+                    super::sqlite::reader::Placement::Blocking,
+                    stmt,
+                    super::sqlite::reader::count_row,
+                )
                 .await?
                 .pop()
                 .unwrap_or(0)),

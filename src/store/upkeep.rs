@@ -154,7 +154,11 @@ impl Upkeep {
         let backend = self.backend;
         let n: i64 = match &self.read {
             Reader::Sqlite(lite) => lite
-                .all(Statement::from_string(backend, sql), |r| r.get::<_, i64>(0))
+                .all_placed(
+                    super::sqlite::reader::Placement::Blocking,
+                    Statement::from_string(backend, sql),
+                    |r| r.get::<_, i64>(0),
+                )
                 .await?
                 .first()
                 .copied()

@@ -17,6 +17,7 @@ pub mod m20261204_000007_search;
 mod m20261205_000008_trash;
 mod m20261206_000009_history;
 mod m20261207_000010_erasure;
+mod m20261208_000011_media_covering;
 pub mod sqlite_times;
 
 /// Every index crm-comms keeps on SQLite's tables (re-created at start-up when another program
@@ -24,8 +25,10 @@ pub mod sqlite_times;
 pub fn sqlite_indexes() -> impl Iterator<Item = &'static str> {
     m20261201_000004_exact_sqlite_order::INDEXES
         .into_iter()
+        .filter(|sql| !sql.contains(m20261208_000011_media_covering::REPLACED))
         .chain(m20261202_000005_inbox_order::SQLITE_INDEXES)
         .chain(m20261203_000006_ingest_keys::SQLITE_INDEXES)
+        .chain(m20261208_000011_media_covering::SQLITE_INDEXES)
 }
 
 pub struct Migrator;
@@ -44,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_trash::Migration),
             Box::new(m20261206_000009_history::Migration),
             Box::new(m20261207_000010_erasure::Migration),
+            Box::new(m20261208_000011_media_covering::Migration),
         ]
     }
 }

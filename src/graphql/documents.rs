@@ -11,6 +11,7 @@ use super::cost;
 use async_graphql::ServerError;
 use async_graphql::parser::types::ExecutableDocument;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Longest query text that is kept (longer ones are parsed every time).
@@ -24,9 +25,31 @@ pub struct DocumentCache {
     documents: Mutex<Documents>,
 }
 
+/// A kept document, and whether async-graphql's full validation has passed it once.
+pub struct Cached {
+    doc: ExecutableDocument,
+    validated: AtomicBool,
+}
+
+impl Cached {
+    /// Whether the full validation passed this document once. Its rules that depend on
+    /// variable values are covered by the variable checks every request runs
+    /// (`checks::Checker::check_variables`), so the others need not run again: the request
+    /// can execute under the schema's fast validation (which still computes the depth and
+    /// complexity limits).
+    pub fn validated(&self) -> bool {
+        self.validated.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the full validation passed it.
+    pub fn mark_validated(&self) {
+        self.validated.store(true, Ordering::Relaxed);
+    }
+}
+
 #[derive(Default)]
 struct Documents {
-    by_query: HashMap<Arc<str>, Arc<ExecutableDocument>>,
+    by_query: HashMap<Arc<str>, Arc<Cached>>,
     /// Length of all kept query texts.
     bytes: usize,
 }
@@ -43,18 +66,18 @@ impl DocumentCache {
     /// Gives `request` its parsed document, from the cache or parsed now, after the token
     /// limit, the cost check and `check` (the schema's document rules). A document that does
     /// not parse is left to async-graphql, which reports the error. Refusals are
-    /// `GRAPHQL_VALIDATION_FAILED` request errors.
+    /// `GRAPHQL_VALIDATION_FAILED` request errors. The document's entry when it is kept.
     pub fn prepare(
         &self,
         request: &mut async_graphql::Request,
         check: &dyn Fn(&ExecutableDocument) -> Result<(), ServerError>,
-    ) -> Result<(), ServerError> {
+    ) -> Result<Option<Arc<Cached>>, ServerError> {
         let cacheable = self.capacity > 0 && request.query.len() <= MAX_CACHED_QUERY_BYTES;
         if cacheable {
             let hit = self.lock().by_query.get(request.query.as_str()).cloned();
-            if let Some(doc) = hit {
-                request.set_parsed_query(ExecutableDocument::clone(&doc));
-                return Ok(());
+            if let Some(entry) = hit {
+                request.set_parsed_query(entry.doc.clone());
+                return Ok(Some(entry));
             }
         }
         if count_tokens(&request.query, MAX_TOKENS).is_none() {
@@ -63,12 +86,18 @@ impl DocumentCache {
             )));
         }
         let Ok(doc) = request.parsed_query() else {
-            return Ok(());
+            return Ok(None);
         };
         cost::check(doc).map_err(|err| refusal(err.message()))?;
         check(doc)?;
-        if cacheable {
-            let doc = Arc::new(doc.clone());
+        if !cacheable {
+            return Ok(None);
+        }
+        let entry = Arc::new(Cached {
+            doc: doc.clone(),
+            validated: AtomicBool::new(false),
+        });
+        {
             let mut documents = self.lock();
             let query = request.query.as_str();
             // Make room by dropping any entries: cheap, and a client cycling through more
@@ -82,11 +111,15 @@ impl DocumentCache {
                 documents.by_query.remove(&key);
                 documents.bytes -= key.len();
             }
-            if documents.by_query.insert(Arc::from(query), doc).is_none() {
+            if documents
+                .by_query
+                .insert(Arc::from(query), entry.clone())
+                .is_none()
+            {
                 documents.bytes += query.len();
             }
         }
-        Ok(())
+        Ok(Some(entry))
     }
 
     /// Number of documents kept.

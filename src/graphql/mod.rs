@@ -59,6 +59,24 @@ pub const MAX_COMPLEXITY: usize = 20_000;
 
 /// Builds the executable schema over `service`, with limits against abusive documents.
 pub fn build_schema(service: Service, introspection: bool) -> CrmSchema {
+    build_schema_with(
+        service,
+        introspection,
+        async_graphql::ValidationMode::Strict,
+    )
+}
+
+/// [`build_schema`] with async-graphql's fast validation (depth and complexity only), for
+/// documents the full validation has passed once (see `documents::Cached::validated`).
+pub fn build_fast_schema(service: Service, introspection: bool) -> CrmSchema {
+    build_schema_with(service, introspection, async_graphql::ValidationMode::Fast)
+}
+
+fn build_schema_with(
+    service: Service,
+    introspection: bool,
+    mode: async_graphql::ValidationMode,
+) -> CrmSchema {
     let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -69,6 +87,7 @@ pub fn build_schema(service: Service, introspection: bool) -> CrmSchema {
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(8)
+    .validation_mode(mode)
     .disable_suggestions();
     if introspection {
         builder.finish()

@@ -382,6 +382,8 @@ pub(super) struct Prepared {
     pub request: async_graphql::Request,
     /// A query's root fields in document order (see [`crate::graphql::order`]).
     root_keys: Option<Vec<async_graphql::Name>>,
+    /// The kept document, when the request runs it unchanged.
+    cached: Option<std::sync::Arc<crate::graphql::documents::Cached>>,
 }
 
 impl Prepared {
@@ -390,9 +392,24 @@ impl Prepared {
         matches!(self.operation, Some((_, "subscription")))
     }
 
-    /// Runs a query or mutation to its one response.
-    pub async fn execute(self, schema: &crate::graphql::CrmSchema) -> async_graphql::Response {
-        let mut response = schema.execute(self.request).await;
+    /// Runs a query or mutation to its one response: under `fast` (the fast validation) when
+    /// the full validation of `schema` has passed the document before.
+    pub async fn execute(
+        self,
+        schema: &crate::graphql::CrmSchema,
+        fast: &crate::graphql::CrmSchema,
+    ) -> async_graphql::Response {
+        let validated = self.cached.as_ref().is_some_and(|c| c.validated());
+        let mut response = match validated {
+            true => fast.execute(self.request).await,
+            false => schema.execute(self.request).await,
+        };
+        if !validated
+            && let Some(cached) = &self.cached
+            && !is_request_error(&response)
+        {
+            cached.mark_validated();
+        }
         if let Some(keys) = self.root_keys {
             crate::graphql::order::order_root(&mut response.data, &keys);
         }
@@ -450,12 +467,13 @@ pub(super) fn prepare(
     // Parsed once per distinct document; fragment bombs and documents over the limits are
     // refused before async-graphql's validation walks them.
     let checker = &state.checker;
-    if let Err(error) = state
+    let mut cached = match state
         .documents
         .prepare(&mut request, &|doc| checker.check_document(doc))
     {
-        return Err(Box::new((None, refused(error))));
-    }
+        Ok(cached) => cached,
+        Err(error) => return Err(Box::new((None, refused(error)))),
+    };
     // Variables are coerced before anything runs; a nullable variable the request leaves out
     // leaves its argument unset (a copy of the document is changed only then).
     let variables = std::mem::take(&mut request.variables);
@@ -494,6 +512,8 @@ pub(super) fn prepare(
     request.variables = variables;
     if let Some(doc) = unset {
         request.set_parsed_query(doc);
+        // Not the kept document any more: validated in full.
+        cached = None;
     }
     if let Some(principal) = caller.0 {
         request = request.data(principal);
@@ -502,6 +522,7 @@ pub(super) fn prepare(
         operation,
         request,
         root_keys,
+        cached,
     })
 }
 
@@ -529,7 +550,10 @@ async fn run(
         }
         Ok(prepared) => {
             let operation = prepared.operation.clone();
-            (operation, prepared.execute(&state.schema).await)
+            (
+                operation,
+                prepared.execute(&state.schema, &state.fast_schema).await,
+            )
         }
         Err(refused) => *refused,
     }

@@ -24,11 +24,25 @@ use std::time::Duration;
 
 pub use auth::Caller;
 
-/// Shared state of the HTTP handlers.
+/// Shared state of the HTTP handlers: one pointer, so that the clone axum makes for every
+/// extractor and middleware is one reference count (it was several, and showed in profiles).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+pub struct Shared {
     pub service: Service,
     pub schema: crate::graphql::CrmSchema,
+    /// The same schema with fast validation, for documents the full one has passed.
+    pub fast_schema: crate::graphql::CrmSchema,
     pub auth: Arc<Authenticator>,
     /// Parsed GraphQL documents by query text.
     pub documents: Arc<crate::graphql::documents::DocumentCache>,
@@ -67,9 +81,13 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
     let (store, writer_task) = Store::open(&config.db).await?;
     let service = Service::new(store.clone());
     let live = Arc::new(live::Live::new(&config.server));
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         live: live.clone(),
         schema: crate::graphql::build_schema(
+            service.clone(),
+            config.server.introspection_enabled(),
+        ),
+        fast_schema: crate::graphql::build_fast_schema(
             service.clone(),
             config.server.introspection_enabled(),
         ),
@@ -81,7 +99,7 @@ pub async fn build(config: &AppConfig) -> anyhow::Result<App> {
         checker: Arc::new(crate::graphql::checker()),
         operation_labels: Arc::new(metrics::OperationLabels::new(persisted.operation_names())),
         persisted: Arc::new(persisted),
-    };
+    }));
     Ok(App {
         router: router(state, config),
         store,
@@ -150,6 +168,56 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Ok(Ok(false)) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
+}
+
+/// What answers while the database is being prepared (migrations, which take tens of seconds
+/// on a first start over a large database another program wrote): `/healthz` 200 `starting`
+/// (the process is alive), everything else 503 with `Retry-After` (`/readyz` included).
+fn starting_router() -> Router {
+    async fn starting(uri: axum::http::Uri) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let message = "the server is starting: the database is being prepared, try again shortly";
+        let path = uri.path();
+        let body = if path == "/graphql" {
+            serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": "SERVICE_UNAVAILABLE" } }] })
+        } else {
+            serde_json::json!({ "detail": message })
+        };
+        let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        response
+    }
+    Router::new()
+        .route("/healthz", get(|| async { (StatusCode::OK, "starting") }))
+        .fallback(starting)
+}
+
+/// [`build`] while `listener` already answers (see `starting_router`: `/healthz` 200, the rest
+/// 503), so that a liveness probe passes during a long first migration. Returns the app and
+/// the listener to [`serve`] it on.
+pub async fn build_serving_health(
+    config: &AppConfig,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<(App, tokio::net::TcpListener)> {
+    let socket = listener.into_std()?;
+    let early = tokio::net::TcpListener::from_std(socket.try_clone()?)?;
+    let listener = tokio::net::TcpListener::from_std(socket)?;
+    let (ready, stop) = tokio::sync::oneshot::channel::<()>();
+    let early = tokio::spawn(
+        axum::serve(early, starting_router())
+            .with_graceful_shutdown(async move {
+                let _ = stop.await;
+            })
+            .into_future(),
+    );
+    let built = build(config).await;
+    let _ = ready.send(());
+    // Its connections finish their requests and close; clients reconnect to the app.
+    let _ = tokio::time::timeout(Duration::from_secs(5), early).await;
+    Ok((built?, listener))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish first,

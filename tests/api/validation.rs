@@ -167,3 +167,70 @@ async fn media_rules(app: &TestApp) {
 }
 
 backend_tests!(comm_rules, media_rules);
+
+/// A document the full validation has passed once runs under async-graphql's fast validation
+/// afterwards; variables are still checked in full on every request. Each bad variable set is
+/// answered exactly as on a server that has never seen the document, before and after a good
+/// request, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validated_documents_still_check_every_request_variables() {
+    let doc = "query($c: String!, $t: [CommType!], $f: CommFilter, $n: Int) { \
+        comms(customerId: $c, limit: $n) { total } \
+        commsConnection(filter: $f, first: $n) { totalCount } \
+        timeline(customerId: $c, types: $t) { edges { cursor } } }";
+    let bad = [
+        json!({}),
+        json!({ "c": 5 }),
+        json!({ "c": null }),
+        json!({ "c": "x", "t": ["FAX"] }),
+        json!({ "c": "x", "t": "EMAIL", "n": "many" }),
+        json!({ "c": "x", "f": { "customerId": "x", "nope": 1 } }),
+        json!({ "c": "x", "f": { "types": [null] } }),
+        json!({ "c": "x", "n": 1.5 }),
+    ];
+    let answer = |app: &TestApp, variables: Value| {
+        let client = app.client.clone();
+        let url = app.url("/graphql");
+        async move {
+            let res = client
+                .post(url)
+                .header("accept", "application/graphql-response+json")
+                .json(&json!({ "query": doc, "variables": variables }))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let mut body: Value = res.json().await.unwrap();
+            if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
+                for e in errors {
+                    e.as_object_mut().unwrap().remove("locations");
+                }
+            }
+            (status, body)
+        }
+    };
+    let fresh = TestApp::spawn(crate::common::Backend::Sqlite)
+        .await
+        .unwrap();
+    let mut first = Vec::new();
+    for variables in &bad {
+        first.push(answer(&fresh, variables.clone()).await);
+    }
+    fresh.stop().await;
+    let app = TestApp::spawn(crate::common::Backend::Sqlite)
+        .await
+        .unwrap();
+    let good = answer(&app, json!({ "c": "x", "t": ["EMAIL"], "n": 5 })).await;
+    assert_eq!(good.0, 200, "{good:?}");
+    assert!(good.1.get("errors").is_none(), "{good:?}");
+    for _ in 0..2 {
+        for (variables, expected) in bad.iter().zip(&first) {
+            let (status, body) = answer(&app, variables.clone()).await;
+            assert_eq!(status, 400, "{variables}: {body}");
+            assert!(body.get("data").is_none(), "{variables}: {body}");
+            assert_eq!(&(status, body), expected, "{variables}");
+        }
+    }
+    assert_eq!(app.count("crm_comms_log").await, 0);
+    app.stop().await;
+}

@@ -23,7 +23,7 @@ DATABASE_URL="sqlite://$work/fuzz.db?mode=rwc" RUST_LOG=info \
   target/debug/crm-comms serve --bind "127.0.0.1:$port" 2>"$work/server.log" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 
 # Expected GraphQL errors (NOT_FOUND, BAD_USER_INPUT) make schemathesis report "GraphQL
 # server error"; what must not happen is an HTTP 5xx, checked in the server's log below.

@@ -111,8 +111,9 @@ async fn main() -> anyhow::Result<()> {
                 db: cli.db,
                 auth: cli.auth,
             };
-            let app = crm_comms::http::build(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
+            tracing::info!(address = %listener.local_addr()?, "crm-comms starting: /healthz answers, the API once the database is ready");
+            let (app, listener) = crm_comms::http::build_serving_health(&config, listener).await?;
             tracing::info!(address = %listener.local_addr()?, "crm-comms listening; GraphiQL at /graphql");
             crm_comms::http::serve(listener, app, crm_comms::http::shutdown_signal()).await?;
             tracing::info!("stopped");

@@ -57,14 +57,14 @@ impl Server {
         self.child.id()
     }
 
-    /// Polls `GET /healthz` until it answers 200.
+    /// Polls `GET /readyz` until it answers 200 (`/healthz` answers during migrations too).
     pub async fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the server exited during start-up: {status}");
             }
-            if crate::client::get_status(self.addr, "/healthz").await == Some(200) {
+            if crate::client::get_status(self.addr, "/readyz").await == Some(200) {
                 return Ok(());
             }
             if Instant::now() > deadline {

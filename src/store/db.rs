@@ -235,6 +235,30 @@ fn set_fts_settings(conn: &rusqlite::Connection) -> anyhow::Result<()> {
 
 /// Applies pending migrations. On PostgreSQL and MySQL a database-wide advisory lock makes
 /// replicas that start together take turns: one applies, the others find nothing to do.
+/// Applies the pending migrations one by one, each logged before and after (a first start on a
+/// large database written by another program spends tens of seconds in a few of them).
+async fn apply_pending(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    let pending = Migrator::get_pending_migrations(db).await?;
+    let total = pending.len();
+    for (i, migration) in pending.iter().enumerate() {
+        let name = migration.name();
+        tracing::info!(
+            migration = name,
+            step = i + 1,
+            of = total,
+            "applying migration"
+        );
+        let started = std::time::Instant::now();
+        Migrator::up(db, Some(1)).await?;
+        tracing::info!(
+            migration = name,
+            secs = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "migration applied"
+        );
+    }
+    Ok(())
+}
+
 pub async fn migrate(cfg: &DbConfig) -> Result<(), DbErr> {
     let db = connect(cfg, 1).await?;
     let backend = db.get_database_backend();
@@ -257,7 +281,7 @@ pub async fn migrate(cfg: &DbConfig) -> Result<(), DbErr> {
         }
         _ => {}
     }
-    let result = Migrator::up(&db, None).await;
+    let result = apply_pending(&db).await;
     match backend {
         DatabaseBackend::Postgres => {
             let _ = db

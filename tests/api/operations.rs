@@ -246,3 +246,108 @@ async fn json_logs_name_the_operation_and_never_its_variables() {
     assert_eq!(bad["span"]["error_codes"], "GRAPHQL_VALIDATION_FAILED");
     assert!(entries.iter().any(|e| e["message"] == "stopped"), "{all}");
 }
+
+/// While the database is being prepared (here: migrations wait for another process's write
+/// lock, as they wait on a long first migration), the port already answers: `/healthz` 200
+/// `starting`, `/readyz` 503, the API 503 with `Retry-After` in each API's error shape. Once the
+/// lock goes, the migrations run, each logged with its step, and the API answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_while_the_database_is_prepared() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let path = db.path().unwrap();
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch(
+        "CREATE TABLE other_program (x); BEGIN EXCLUSIVE; INSERT INTO other_program VALUES (1);",
+    )
+    .unwrap();
+    let port = free_port();
+    let log_path = path.with_extension("log");
+    let mut child = crate::common::server_process(&db.url, port)
+        .env("CRM_SQLITE_BUSY_TIMEOUT_MS", "60000")
+        .env("CRM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let health = loop {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+            break res;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        assert!(std::time::Instant::now() < deadline, "never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "starting");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let graphql = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graphql.status(), 503);
+    assert_eq!(graphql.headers()["retry-after"], "5");
+    let body: Value = graphql.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE",
+        "{body}"
+    );
+    let rest = client
+        .get(format!("{base}/api/crm/comms/?customer_id=c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 503);
+    let body: Value = rest.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("starting"),
+        "{body}"
+    );
+    // The other program lets go: migrations run, then the API answers.
+    lock.execute_batch("COMMIT").unwrap();
+    drop(lock);
+    wait_healthy(&client, &base, &mut child).await;
+    let res: Value = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ comms(customerId: \"c\") { total } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["data"]["comms"]["total"], 0, "{res}");
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let steps: Vec<(u64, u64)> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["message"] == "applying migration")
+        .map(|e| (e["step"].as_u64().unwrap(), e["of"].as_u64().unwrap()))
+        .collect();
+    assert!(steps.len() > 5, "{log}");
+    assert_eq!(steps[0].0, 1);
+    assert!(
+        steps.iter().all(|(_, of)| *of == steps.len() as u64),
+        "{steps:?}"
+    );
+}

@@ -335,12 +335,13 @@ pub fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected an error with a code: {body}"))
 }
 
-/// Waits until the server process `child` at `base` (`http://host:port`) answers `/healthz`
-/// with 200; panics if it exits first, or if it is not up within a minute.
+/// Waits until the server process `child` at `base` (`http://host:port`) is ready: `/readyz`
+/// answers 200 (`/healthz` already answers while the database is being prepared); panics if it
+/// exits first, or if it is not ready within a minute.
 pub async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut std::process::Child) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        if let Ok(res) = client.get(format!("{base}/healthz")).send().await
+        if let Ok(res) = client.get(format!("{base}/readyz")).send().await
             && res.status() == 200
         {
             return;

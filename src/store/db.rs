@@ -58,7 +58,27 @@ pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbE
             })
         });
     }
-    Database::connect(opts).await
+    // Switching a rollback-journal file to WAL needs it unlocked, and SQLite answers "database
+    // is locked" at once (without its busy handler) while another process holds a write lock
+    // there: the seed's Python backend mid-write. Wait for it, up to the busy timeout.
+    let deadline = std::time::Instant::now() + busy;
+    let mut waited = false;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(err)
+                if cfg.is_sqlite()
+                    && err.to_string().contains("database is locked")
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !waited {
+                    tracing::info!("the SQLite file is locked by another process; waiting for it");
+                    waited = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Default read pool size per backend. SQLite reads run on blocking threads that compete for

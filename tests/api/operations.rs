@@ -351,3 +351,47 @@ async fn health_answers_while_the_database_is_prepared() {
         "{steps:?}"
     );
 }
+
+/// A first start while another process (the seed's Python backend) holds a write lock on the
+/// still rollback-journal file: SQLite refuses the switch to WAL at once, without its busy
+/// handler; the server waits for the lock (up to the busy timeout) instead of exiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_waits_for_another_process_write_lock() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let path = db.path().unwrap();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE other_program (x); BEGIN IMMEDIATE; INSERT INTO other_program VALUES (1);",
+        )
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let port = free_port();
+    let mut child = crate::common::server_process(&db.url, port)
+        .env("CRM_SQLITE_BUSY_TIMEOUT_MS", "30000")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base, &mut child).await;
+    holder.join().unwrap();
+    let res: Value = client
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "{ comms(customerId: \"c\") { total } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["data"]["comms"]["total"], 0, "{res}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+}

@@ -312,16 +312,7 @@ async fn health_answers_while_the_database_is_prepared() {
     lock.execute_batch("COMMIT").unwrap();
     drop(lock);
     wait_healthy(&client, &base, &mut child).await;
-    let res: Value = client
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": "{ comms(customerId: \"c\") { total } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(res["data"]["comms"]["total"], 0, "{res}");
+    answers_an_empty_list(&client, &base).await;
     assert_eq!(
         client
             .get(format!("{base}/healthz"))
@@ -380,6 +371,15 @@ async fn a_first_start_waits_for_another_process_write_lock() {
     let client = reqwest::Client::new();
     wait_healthy(&client, &base, &mut child).await;
     holder.join().unwrap();
+    answers_an_empty_list(&client, &base).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+}
+
+/// The server at `base` answers a list query (of an empty database) over GraphQL.
+async fn answers_an_empty_list(client: &reqwest::Client, base: &str) {
     let res: Value = client
         .post(format!("{base}/graphql"))
         .json(&json!({ "query": "{ comms(customerId: \"c\") { total } }" }))
@@ -390,8 +390,4 @@ async fn a_first_start_waits_for_another_process_write_lock() {
         .await
         .unwrap();
     assert_eq!(res["data"]["comms"]["total"], 0, "{res}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    child.wait().unwrap();
 }

@@ -2,6 +2,8 @@
 //! applying migrations safely when several replicas start at once.
 
 use super::changes::Changes;
+use super::sqlite::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
+use super::writer::SqliteWriter;
 use super::{Reader, SqliteReader, Store, Writer};
 use crate::config::{DbConfig, SqliteSynchronous};
 use migration::{Migrator, MigratorTrait};
@@ -102,6 +104,7 @@ impl Store {
         if cfg.is_sqlite() {
             let path = super::sqlite_path(&cfg.database_url)?;
             let write = open_sqlite_writer(&path, cfg)?;
+            let checkpoints = open_sqlite_checkpointer(&path, cfg)?;
             ensure_canonical_times(&write)?;
             let read = Reader::Sqlite(SqliteReader::open(
                 path,
@@ -112,6 +115,11 @@ impl Store {
             ensure_search_triggers(&write)?;
             set_fts_settings(&write)?;
             let changes = Changes::new(cfg.subscription_buffer);
+            write.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
+            let write = SqliteWriter {
+                conn: write,
+                checkpoints: Checkpointer::spawn(checkpoints)?,
+            };
             let (writer, task) = Writer::spawn_sqlite(write, changes.clone());
             return Ok((Store::new(read, writer, changes).started(cfg).await?, task));
         }
@@ -179,6 +187,26 @@ fn open_sqlite_writer(
         busy_timeout_ms = busy,
         "SQLite pragmas"
     );
+    Ok(conn)
+}
+
+/// The checkpoint thread's connection ([`Checkpointer`]): the writer's `synchronous` (which
+/// says whether a checkpoint syncs the database file) and busy timeout.
+fn open_sqlite_checkpointer(
+    path: &std::path::Path,
+    cfg: &DbConfig,
+) -> anyhow::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))?;
+    let synchronous = match cfg.sqlite_synchronous {
+        SqliteSynchronous::Full => 2,
+        SqliteSynchronous::Normal => 1,
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
     Ok(conn)
 }
 

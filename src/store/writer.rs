@@ -127,12 +127,12 @@ impl Writer {
     /// each batch through the SQLite library directly (one prepared statement per kind of
     /// write, no async hand-off per statement).
     pub fn spawn_sqlite(
-        conn: rusqlite::Connection,
+        writer: SqliteWriter,
         changes: Changes,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let runtime = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || runtime.block_on(run(conn, rx, changes)));
+        let task = tokio::task::spawn_blocking(move || runtime.block_on(run(writer, rx, changes)));
         (Self { tx }, task)
     }
 
@@ -173,6 +173,13 @@ impl WeakWriter {
     pub fn upgrade(&self) -> Option<Writer> {
         self.tx.upgrade().map(|tx| Writer { tx })
     }
+}
+
+/// The SQLite writer's own connection, and the thread that checkpoints its WAL (applied
+/// through the SQLite library: [`super::sqlite::writer`]).
+pub struct SqliteWriter {
+    pub conn: rusqlite::Connection,
+    pub checkpoints: super::sqlite::checkpoint::Checkpointer,
 }
 
 /// Where a batch is applied: a SeaORM connection, or the SQLite writer's own connection.

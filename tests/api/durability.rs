@@ -54,6 +54,47 @@ async fn many_writers(app: &TestApp) {
 
 backend_tests!(many_writers);
 
+/// SQLite: the WAL's pages reach the database file while the server runs, without the
+/// writer's own checkpoint (whose threshold is far above what this test writes): the
+/// checkpoint thread beside the writer copies them within moments of the commits. The file's
+/// length is read, not asked of SQLite (asking would checkpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_beside_the_writer() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let path = app.db.path().unwrap();
+    let length = || std::fs::metadata(&path).unwrap().len();
+    // Let the start-up's own writes settle into the file first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = length();
+    let body = "ledger ".repeat(500);
+    for n in 0..150 {
+        let answer: Value = app
+            .client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": CREATE, "variables": { "i": {
+                "customerId": format!("ck{}", n % 7), "type": "NOTE", "direction": "INTERNAL",
+                "subject": format!("{n}"), "body": body } } }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    // 150 rows of 3.5 KB, each in the table and in the customer's covering index: more than
+    // 1 MiB of pages, under the 1,000-page automatic threshold SQLite would use by default.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while length() < before + 1024 * 1024 {
+        assert!(
+            Instant::now() < deadline,
+            "the database file grew from {before} to {} bytes only: the WAL was not checkpointed",
+            length()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn start_server(url: &str, port: u16) -> Child {
     server_process(url, port).spawn().expect("start crm-comms")
 }

@@ -4,19 +4,21 @@
 
 use super::reader::{bind, comm_row, media_row, query};
 use crate::store::StoreError;
-use crate::store::writer::{Applied, Target, WriteOp, insert_comm, statements};
+use crate::store::writer::{Applied, SqliteWriter, Target, WriteOp, insert_comm, statements};
 use crate::store::{erasure, index, ingest};
 use entity::{comm, media};
 use sea_orm::DatabaseBackend;
 
-impl Target for rusqlite::Connection {
+impl Target for SqliteWriter {
     async fn apply(
         &self,
         ops: &[&WriteOp],
         by: &[Option<&str>],
         _events: Option<&crate::store::changes::Changes>,
     ) -> Result<Vec<Applied>, StoreError> {
-        apply_sqlite(self, ops, by)
+        let applied = apply_sqlite(&self.conn, ops, by);
+        self.checkpoints.nudge();
+        applied
     }
 }
 

@@ -23,50 +23,100 @@ pub const MAX_SEARCH_WORDS: usize = 32;
 /// Longest word kept, in characters (a longer one is cut: documents and searches alike).
 pub const MAX_WORD_CHARS: usize = 200;
 
-/// Where normalised words go.
+/// Where normalised words go, a character at a time: `start` before a word's first
+/// character, `end` after its last.
 trait Sink {
-    fn word(&mut self, word: &str);
+    fn start(&mut self);
+    fn push(&mut self, c: char);
+    /// Characters that are ASCII letters and digits, to be lowercased.
+    fn push_ascii(&mut self, run: &str);
+    fn end(&mut self);
 }
 
 impl Sink for Vec<String> {
-    fn word(&mut self, word: &str) {
-        self.push(word.to_owned());
+    fn start(&mut self) {
+        self.push(String::new());
     }
-}
 
-/// Normalised words laid out in one buffer, with no allocation per word: for matching many
-/// rows' texts in turn (clear and refill).
-#[derive(Debug, Default)]
-pub struct Words {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl Sink for Words {
-    fn word(&mut self, word: &str) {
-        self.text.push_str(word);
-        self.ends.push(self.text.len());
+    fn push(&mut self, c: char) {
+        if let Some(word) = self.last_mut() {
+            word.push(c);
+        }
     }
+
+    fn push_ascii(&mut self, run: &str) {
+        if let Some(word) = self.last_mut() {
+            word.push_str(run);
+            word.make_ascii_lowercase();
+        }
+    }
+
+    fn end(&mut self) {}
 }
 
-impl Words {
+/// A row's texts folded into their normalised words, separated by single spaces, and the
+/// searches they are matched against, for matching many rows in turn (clear and refill, no
+/// allocation per row once warm). The same answers as [`Search::matches`] of the row's
+/// [`document`]: a phrase occurs when its words, joined by spaces, occur at the start of a
+/// word (every word but the last is then whole, since a space follows it).
+#[derive(Debug)]
+pub struct Matcher {
+    phrases: Vec<memchr::memmem::Finder<'static>>,
+    folded: String,
+}
+
+impl Sink for String {
+    fn start(&mut self) {
+        if !self.is_empty() {
+            self.push(' ');
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+
+    fn push_ascii(&mut self, run: &str) {
+        let at = self.len();
+        self.push_str(run);
+        self[at..].make_ascii_lowercase();
+    }
+
+    fn end(&mut self) {}
+}
+
+impl Matcher {
+    /// A matcher for `search`, holding no row.
+    pub fn new(search: &Search) -> Self {
+        let phrases = search
+            .phrases
+            .iter()
+            .map(|p| memchr::memmem::Finder::new(p.words.join(" ").as_bytes()).into_owned())
+            .collect();
+        Self {
+            phrases,
+            folded: String::new(),
+        }
+    }
+
+    /// Forgets the row's texts.
     pub fn clear(&mut self) {
-        self.text.clear();
-        self.ends.clear();
+        self.folded.clear();
     }
 
-    /// Appends the words of `text`.
+    /// Adds one of the row's texts (its words never run into the previous text's).
     pub fn push_text(&mut self, text: &str) {
-        normalise(text, self);
+        normalise(text, &mut self.folded);
     }
 
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+    /// Whether the texts pushed since [`clear`](Self::clear) match the search.
+    pub fn matches(&self) -> bool {
+        let folded = self.folded.as_bytes();
+        self.phrases.iter().all(|phrase| {
+            phrase
+                .find_iter(folded)
+                .any(|at| at == 0 || folded[at - 1] == b' ')
+        })
     }
 }
 
@@ -75,36 +125,49 @@ pub fn push_words(text: &str, words: &mut Vec<String>) {
     normalise(text, words);
 }
 
-fn normalise(text: &str, words: &mut impl Sink) {
-    let mut word = Word::default();
-    for c in text.chars() {
-        if c.is_ascii() {
-            // The common case, without the decomposition tables.
-            word.feed(c, words);
+/// Sends the normalised words of `text` to `sink`: ASCII byte by byte, anything else through
+/// NFKD one character at a time (the same words as NFKD of the whole text, since the only
+/// difference, the order of combining marks, is dropped with the marks).
+fn normalise(text: &str, sink: &mut impl Sink) {
+    let mut word = Word { sink, chars: 0 };
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            // A run of ASCII letters and digits (beyond a word's length it is cut anyway).
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            word.push_ascii(&text[start..i.min(start + MAX_WORD_CHARS)]);
+        } else if b.is_ascii() {
+            word.end();
+            i += 1;
         } else {
-            // NFKD one character at a time: the same words as NFKD of the whole text, since
-            // the only difference, the order of combining marks, is dropped with the marks.
-            decompose_compatible(c, |d| word.feed(d, words));
+            let c = text[i..].chars().next().expect("a character starts here");
+            i += c.len_utf8();
+            decompose_compatible(c, |d| word.feed(d));
         }
     }
-    word.end(words);
+    word.end();
 }
 
-/// The word being read.
-#[derive(Default)]
-struct Word {
-    text: String,
+/// The word being read, as it goes to its sink.
+struct Word<'s, S: Sink> {
+    sink: &'s mut S,
+    /// Characters of the word so far (0: none, the word has not started).
     chars: usize,
 }
 
-impl Word {
+impl<S: Sink> Word<'_, S> {
     /// One decomposed character: a mark is dropped, a letter or digit lowercased and folded
     /// onto the word, anything else ends it.
-    fn feed(&mut self, c: char, words: &mut impl Sink) {
+    fn feed(&mut self, c: char) {
         if c.is_ascii_alphanumeric() {
             self.push(c.to_ascii_lowercase());
         } else if c.is_ascii() {
-            self.end(words);
+            self.end();
         } else if is_combining_mark(c) {
         } else if c.is_alphanumeric() {
             for lower in c.to_lowercase() {
@@ -121,13 +184,17 @@ impl Word {
                 }
             }
         } else {
-            self.end(words);
+            self.end();
         }
     }
 
+    /// A character of the word; beyond [`MAX_WORD_CHARS`] it is cut.
     fn push(&mut self, c: char) {
+        if self.chars == 0 {
+            self.sink.start();
+        }
         if self.chars < MAX_WORD_CHARS {
-            self.text.push(c);
+            self.sink.push(c);
             self.chars += 1;
         }
     }
@@ -136,10 +203,21 @@ impl Word {
         s.chars().for_each(|c| self.push(c));
     }
 
-    fn end(&mut self, words: &mut impl Sink) {
-        if !self.text.is_empty() {
-            words.word(&self.text);
-            self.text.clear();
+    /// ASCII letters and digits, as they are (see [`push`](Self::push)).
+    fn push_ascii(&mut self, run: &str) {
+        if self.chars == 0 {
+            self.sink.start();
+        }
+        let take = run
+            .len()
+            .min(MAX_WORD_CHARS - self.chars.min(MAX_WORD_CHARS));
+        self.sink.push_ascii(&run[..take]);
+        self.chars = (self.chars + take).max(1);
+    }
+
+    fn end(&mut self) {
+        if self.chars > 0 {
+            self.sink.end();
         }
         self.chars = 0;
     }
@@ -225,11 +303,6 @@ impl Search {
     /// backend's index is held to.
     pub fn matches(&self, document: &[String]) -> bool {
         self.matches_at(document.len(), |i| document[i].as_str())
-    }
-
-    /// [`matches`](Self::matches) over words laid out in one buffer.
-    pub fn matches_words(&self, document: &Words) -> bool {
-        self.matches_at(document.len(), |i| document.get(i))
     }
 
     fn matches_at<'a>(&self, len: usize, word: impl Fn(usize) -> &'a str) -> bool {
@@ -334,12 +407,12 @@ mod tests {
     #[test]
     fn matches_words_prefixes_and_phrases() {
         let doc = document([Some("Quote"), Some("the delivery window is fine")]);
-        let mut flat = Words::default();
-        flat.push_text("Quote");
-        flat.push_text("the delivery window is fine");
         let m = |s: &str| {
             let search = Search::parse(s).unwrap();
-            assert_eq!(search.matches(&doc), search.matches_words(&flat), "{s}");
+            let mut matcher = Matcher::new(&search);
+            matcher.push_text("Quote");
+            matcher.push_text("the delivery window is fine");
+            assert_eq!(search.matches(&doc), matcher.matches(), "{s}");
             search.matches(&doc)
         };
         assert!(m("quot"));
@@ -350,5 +423,69 @@ mod tests {
         assert!(!m("\"window delivery\""));
         assert!(!m("quote missing"));
         assert!(m("\"quote the\""));
+    }
+
+    /// [`Matcher`] answers as the reference, for ASCII and other texts, cut words, phrases
+    /// across two texts, repeated and overlapping words, and searches whose words are not
+    /// ASCII.
+    #[test]
+    fn matching_texts_equals_the_reference() {
+        let long = format!("{}tail", "x".repeat(230));
+        let rows: Vec<Vec<&str>> = vec![
+            vec!["Quote", "the delivery window is fine"],
+            vec!["Müller's CAFÉ", "café au lait"],
+            vec!["IMG_0042.jpg", "kitchen oak"],
+            vec!["deliv", "ery window"],
+            vec![long.as_str()],
+            vec!["Ελληνικά and ascii", ""],
+            vec!["", "ﬁle Ø Łódź straße"],
+            vec!["9:30 30% soft-close", "OR NEAR *"],
+            vec!["aa aab aa", "x\u{301}y café\u{301} CAFE\u{0301}S"],
+            vec!["quotes quote", "the the delivery"],
+        ];
+        let searches = [
+            "quot",
+            "QUOTE fine",
+            "\"delivery window\"",
+            "\"deliv window\"",
+            "muller",
+            "cafe au",
+            "img 0042",
+            "delivery",
+            "\"deliv ery\"",
+            "xxxxx",
+            &"x".repeat(200),
+            "tail",
+            "ελληνικα",
+            "ascii",
+            "file o lodz",
+            "strasse",
+            "soft-close",
+            "30 soft",
+            "or near",
+            "\"fine quote\"",
+            "missing",
+            "kitchen \"oak\"",
+            "\"aa aab\"",
+            "\"aab aa\"",
+            "\"aa aa\"",
+            "xy",
+            "\"cafe cafes\"",
+            "\"the delivery\"",
+            "\"quote the\"",
+            "ab",
+        ];
+        for s in searches {
+            let search = Search::parse(s).unwrap();
+            let mut matcher = Matcher::new(&search);
+            for row in &rows {
+                let doc = document(row.iter().map(|t| Some(*t)));
+                matcher.clear();
+                row.iter().for_each(|t| matcher.push_text(t));
+                assert_eq!(matcher.matches(), search.matches(&doc), "{s:?} in {row:?}");
+            }
+        }
+        assert_eq!(words(&long)[0].len(), MAX_WORD_CHARS);
+        assert_eq!(words("ab\0cd"), ["ab", "cd"]);
     }
 }

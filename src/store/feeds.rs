@@ -152,7 +152,7 @@ struct Searched<E: EntityTrait> {
     scanned: Select<E>,
     columns: (E::Column, E::Column),
     kind: Kind,
-    words: fn(&E::Model, &mut crate::model::search::Words),
+    words: fn(&E::Model, &mut crate::model::search::Matcher),
     /// Rows [`sqlite_scanned`] reads before it turns to FTS5.
     budget: usize,
 }
@@ -412,8 +412,11 @@ impl Store {
     {
         match &self.read {
             Reader::Sqlite(lite) => {
-                // A page through an index is bounded; a search or a count grows with the data.
-                let placement = match searched.is_none() && count.is_none() {
+                // A page through an index is bounded, and so is a search within one customer's
+                // or order's rows (a scan of at most `budget` rows first); a search across
+                // all rows or a count grows with the data.
+                let bounded = searched.as_ref().is_none_or(|s| s.search.keyed());
+                let placement = match bounded && count.is_none() {
                     true => Placement::Inline,
                     false => Placement::Blocking,
                 };

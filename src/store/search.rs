@@ -26,7 +26,7 @@
 use super::sqlite::reader::query;
 use crate::model::Seek;
 use crate::model::cursor::{Kind, Toward};
-use crate::model::search::{Phrase, Search, Words, document, push_words};
+use crate::model::search::{Matcher, Phrase, Search, document, push_words};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, Select, Statement, Value};
@@ -527,7 +527,7 @@ pub(super) const SCAN_BUDGET: usize = 1_344;
 
 /// One page part of a search within a customer's (or an order's) rows on SQLite: reads the
 /// rows of `matching` (every column the words come from) nearest first in growing chunks from
-/// the index of that key, and keeps those whose words (`words`) match, as [`Search::matches`]
+/// the index of that key, and keeps those whose texts (`texts`) match, as [`Search::matches`]
 /// says (the reference every index is held to). A customer's few hundred rows are read faster
 /// than FTS5 intersects the customer's list with a common word's. `None` when `budget` rows
 /// were read without completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
@@ -537,7 +537,7 @@ pub(super) fn sqlite_scanned<E, T>(
     matching: &Select<E>,
     reading: &Reading<E, T>,
     seek: &Seek,
-    (words, budget): (fn(&T, &mut Words), usize),
+    (texts, budget): (fn(&T, &mut Matcher), usize),
 ) -> rusqlite::Result<Option<Vec<T>>>
 where
     E: EntityTrait,
@@ -554,7 +554,7 @@ where
     let mut read = 0;
     let mut chunk = 64;
     let mut from = seek.clone();
-    let mut scratch = Words::default();
+    let mut matcher = Matcher::new(&search.search);
     while read < budget {
         let statement = rows(
             DatabaseBackend::Sqlite,
@@ -571,9 +571,9 @@ where
             crate::model::Key { at, id, kind }
         });
         for row in rows {
-            scratch.clear();
-            words(&row, &mut scratch);
-            if search.search.matches_words(&scratch) {
+            matcher.clear();
+            texts(&row, &mut matcher);
+            if matcher.matches() {
                 held.push(row);
                 if held.len() == want {
                     return Ok(Some(held));
@@ -592,16 +592,16 @@ where
     Ok(None)
 }
 
-/// The words a stored media item is found by (as [`media_words`] reads them from the table).
-pub(super) fn media_model_words(row: &entity::media::Model, words: &mut Words) {
+/// The texts a stored media item is found by (those [`media_words`] reads from the table).
+pub(super) fn media_model_words(row: &entity::media::Model, words: &mut Matcher) {
     words.push_text(&row.filename);
     for tag in row.tags.iter().flat_map(|t| t.0.iter()) {
         words.push_text(tag);
     }
 }
 
-/// The words a stored comm is found by (as [`comm_words`]).
-pub(super) fn comm_model_words(row: &entity::comm::Model, words: &mut Words) {
+/// The texts a stored comm is found by (those of [`comm_words`]).
+pub(super) fn comm_model_words(row: &entity::comm::Model, words: &mut Matcher) {
     for text in [&row.subject, &row.body].into_iter().flatten() {
         words.push_text(text);
     }

@@ -327,6 +327,13 @@ pub async fn migrate(cfg: &DbConfig) -> Result<(), DbErr> {
                 return Err(DbErr::Migration("could not take the migration lock".into()));
             }
         }
+        DatabaseBackend::Sqlite => {
+            // For this connection only (closed below): a first start over a big seed file
+            // rewrites every row and builds indexes that copy the table; worker threads sort
+            // them, a larger cache spills less of the one transaction.
+            db.execute_unprepared("PRAGMA threads = 2").await?;
+            db.execute_unprepared("PRAGMA cache_size = -32768").await?;
+        }
         _ => {}
     }
     let result = apply_pending(&db).await;

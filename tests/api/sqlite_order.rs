@@ -408,6 +408,11 @@ async fn both_sqlite_versions_convert_every_shape_alike() {
         "2026-11-24T00:47:39.",
         "2026-11-24T00:47:39+2",
         "",
+        "2026-02-30T00:00:00Z",
+        "2026-11-24T24:00:00.5Z",
+        "2026-11-24T00:47:39.Z",
+        "2026-11-24T00:47:39.12Z3Z",
+        "2026-11-24T00:47:39.1aZ",
     ];
     let sql = format!("SELECT {}", migration::sqlite_times::canonical_sql("?1"));
     let bundled = rusqlite::Connection::open_in_memory().unwrap();

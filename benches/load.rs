@@ -12,6 +12,8 @@
 
 #[path = "load/ceiling.rs"]
 mod ceiling;
+#[path = "load/chart.rs"]
+mod chart;
 #[path = "load/client.rs"]
 mod client;
 #[path = "load/cursors.rs"]
@@ -98,6 +100,15 @@ struct Args {
     /// Regenerate the SQLite file even if it is cached.
     #[arg(long)]
     regenerate: bool,
+    /// Also write this run's requests per second as an SVG bar chart to this file (with
+    /// `--peers`: that peer-harness run's instead, and nothing is measured).
+    #[arg(long)]
+    chart: Option<PathBuf>,
+    /// A peer-harness run's raw results (`$PEER_BENCH_WORK/results/raw/<stamp>.tsv` of
+    /// `../shared/peer-bench/run_all.sh`) to chart with `--chart`: every server beside the
+    /// others, per query, from that one run.
+    #[arg(long, requires = "chart")]
+    peers: Option<PathBuf>,
     /// Set by `cargo bench`; without it (e.g. under `cargo test --benches`) nothing runs.
     #[arg(long, hide = true)]
     bench: bool,
@@ -813,6 +824,9 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if let (Some(tsv), Some(out)) = (&args.peers, &args.chart) {
+        return peer_chart(tsv, out);
+    }
     let params = Params {
         comms: args.comms,
         customers: args.customers.max(1),
@@ -1021,6 +1035,38 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     drop(run_file);
 
+    if let Some(out) = &args.chart {
+        let measured: Vec<&Measured> = results.iter().filter(|m| m.requests > 0).collect();
+        let queries: Vec<String> = measured.iter().map(|m| m.name.to_string()).collect();
+        let series = [chart::Series {
+            name: format!(
+                "crm-comms ({})",
+                if args.database == "sqlite" {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                }
+            ),
+            values: measured.iter().map(|m| Some(m.rps)).collect(),
+        }];
+        let caption = format!(
+            "cargo bench --bench load: {} comms, the load client on the same {} CPUs",
+            args.comms,
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        std::fs::write(
+            out,
+            chart::svg(
+                "crm-comms: requests per second",
+                &caption,
+                &queries,
+                &series,
+            ),
+        )
+        .with_context(|| format!("writing {}", out.display()))?;
+        println!("chart written to {}", out.display());
+    }
+
     // 5. The report.
     let _ = writeln!(report, "\n## Results\n");
     let _ = writeln!(
@@ -1202,5 +1248,36 @@ async fn main() -> anyhow::Result<()> {
         args.warmup, args.duration, args.seed
     );
     println!("{report}");
+    Ok(())
+}
+
+/// `--peers TSV --chart SVG`: the peer harness's run as a chart, every server beside the
+/// others per query (nothing is measured).
+fn peer_chart(tsv: &Path, out: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(tsv).with_context(|| format!("reading {}", tsv.display()))?;
+    let (queries, series) = chart::from_peer_tsv(&text)?;
+    anyhow::ensure!(
+        !series.is_empty(),
+        "{} holds no server's figures",
+        tsv.display()
+    );
+    let stamp = tsv
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let caption = format!(
+        "../shared/peer-bench run {stamp}: same data (1 M comms), queries and load client (wrk, same CPUs) for every server"
+    );
+    std::fs::write(
+        out,
+        chart::svg(
+            "Requests per second, crm-comms beside each peer",
+            &caption,
+            &queries,
+            &series,
+        ),
+    )
+    .with_context(|| format!("writing {}", out.display()))?;
+    println!("chart of {} written to {}", tsv.display(), out.display());
     Ok(())
 }

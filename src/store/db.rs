@@ -158,19 +158,9 @@ fn open_sqlite_writer(
     path: &std::path::Path,
     cfg: &DbConfig,
 ) -> anyhow::Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_millis(cfg.sqlite_busy_timeout_ms))?;
+    let (conn, expected) = open_sqlite_read_write(path, cfg)?;
     super::sqlite::reader::stable_plans(&conn)?;
-    let expected = match cfg.sqlite_synchronous {
-        SqliteSynchronous::Full => 2,
-        SqliteSynchronous::Normal => 1,
-    };
     let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    conn.pragma_update(None, "synchronous", expected)?;
     let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
     let busy: i64 = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
     anyhow::ensure!(
@@ -196,6 +186,15 @@ fn open_sqlite_checkpointer(
     path: &std::path::Path,
     cfg: &DbConfig,
 ) -> anyhow::Result<rusqlite::Connection> {
+    Ok(open_sqlite_read_write(path, cfg)?.0)
+}
+
+/// A read-write connection with the busy timeout and the configured `synchronous` (returned
+/// as SQLite's number for it).
+fn open_sqlite_read_write(
+    path: &std::path::Path,
+    cfg: &DbConfig,
+) -> anyhow::Result<(rusqlite::Connection, i64)> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
         path,
@@ -207,7 +206,7 @@ fn open_sqlite_checkpointer(
         SqliteSynchronous::Normal => 1,
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
-    Ok(conn)
+    Ok((conn, synchronous))
 }
 
 /// How many of the triggers `names` the SQLite file has.

@@ -27,11 +27,10 @@
 //!   for the writer): the same SeaQuery statements, run on blocking threads straight through
 //!   the SQLite library instead of sqlx's SQLite driver, which hands every row between threads
 //!   (it cost more CPU than the query: in the run of that change Q1 went 674 → 1,348 req/s
-//!   with the reader, W1 2,307 → 3,425 with the writer). The writer's WAL is checkpointed on a
-//!   thread of its own (`store::sqlite::checkpoint`), not inside its commits; held by
-//!   `durability::sqlite_wal_is_checkpointed_beside_the_writer` and the crash tests. Held equal by running
-//!   the whole integration suite on SQLite, PostgreSQL and MariaDB (the pools take SeaORM's
-//!   road).
+//!   with the reader, W1 2,307 → 3,425 with the writer). Held equal by running the whole
+//!   integration suite on SQLite, PostgreSQL and MariaDB (the pools take SeaORM's road). The
+//!   writer's WAL is checkpointed on a thread of its own (`store::sqlite::checkpoint`), not
+//!   inside its commits (`durability::sqlite_wal_is_checkpointed_beside_the_writer`).
 //! - **List rows written straight to JSON** (`graphql::rows`): `comms.entries`,
 //!   `media.items`, the connections' `nodes` and `edges` and the timeline's edges (a union
 //!   node: one plan per member type) compile their selection once and write each row as JSON
@@ -44,10 +43,11 @@
 //!   (a common word matches a third of a million rows); within one customer or order it first
 //!   reads that key's rows in order and matches them in Rust (`sqlite_scanned`, with
 //!   `model::search::Matcher`: a row's words folded into one string, each phrase found by a
-//!   substring search at a word's start; held equal to the reference matcher
-//!   `model::search::Search::matches` by `matching_texts_equals_the_reference`). Held equal to that condition, sorted,
-//!   by `store::search::tests::ordered_pages_equal_the_sorted_matches` (page walks both ways,
-//!   windows, ties within a second and a microsecond, the scan giving up mid-page) and by
+//!   substring search at a word's start, held equal to the reference matcher
+//!   `Search::matches` by `matching_texts_equals_the_reference`). Held equal to that
+//!   condition, sorted, by `store::search::tests::ordered_pages_equal_the_sorted_matches`
+//!   (page walks both ways, windows, ties within a second and a microsecond, the scan giving
+//!   up mid-page) and by
 //!   `tests/api/search.rs`, which expects the same answers from PostgreSQL and MariaDB.
 
 pub mod auth;

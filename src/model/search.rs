@@ -23,16 +23,16 @@ pub const MAX_SEARCH_WORDS: usize = 32;
 /// Longest word kept, in characters (a longer one is cut: documents and searches alike).
 pub const MAX_WORD_CHARS: usize = 200;
 
-/// Where normalised words go, a character at a time: `start` before a word's first
-/// character, `end` after its last.
+/// Where normalised words go, a character at a time: `start` before each word's first
+/// character.
 trait Sink {
     fn start(&mut self);
     fn push(&mut self, c: char);
     /// Characters that are ASCII letters and digits, to be lowercased.
     fn push_ascii(&mut self, run: &str);
-    fn end(&mut self);
 }
 
+/// One `String` per word.
 impl Sink for Vec<String> {
     fn start(&mut self) {
         self.push(String::new());
@@ -46,12 +46,9 @@ impl Sink for Vec<String> {
 
     fn push_ascii(&mut self, run: &str) {
         if let Some(word) = self.last_mut() {
-            word.push_str(run);
-            word.make_ascii_lowercase();
+            Sink::push_ascii(word, run);
         }
     }
-
-    fn end(&mut self) {}
 }
 
 /// A row's texts folded into their normalised words, separated by single spaces, and the
@@ -65,6 +62,7 @@ pub struct Matcher {
     folded: String,
 }
 
+/// The words one after another, separated by single spaces.
 impl Sink for String {
     fn start(&mut self) {
         if !self.is_empty() {
@@ -81,8 +79,6 @@ impl Sink for String {
         self.push_str(run);
         self[at..].make_ascii_lowercase();
     }
-
-    fn end(&mut self) {}
 }
 
 impl Matcher {
@@ -188,11 +184,16 @@ impl<S: Sink> Word<'_, S> {
         }
     }
 
-    /// A character of the word; beyond [`MAX_WORD_CHARS`] it is cut.
-    fn push(&mut self, c: char) {
+    /// Starts the word at its first character.
+    fn begin(&mut self) {
         if self.chars == 0 {
             self.sink.start();
         }
+    }
+
+    /// A character of the word; beyond [`MAX_WORD_CHARS`] it is cut.
+    fn push(&mut self, c: char) {
+        self.begin();
         if self.chars < MAX_WORD_CHARS {
             self.sink.push(c);
             self.chars += 1;
@@ -205,20 +206,14 @@ impl<S: Sink> Word<'_, S> {
 
     /// ASCII letters and digits, as they are (see [`push`](Self::push)).
     fn push_ascii(&mut self, run: &str) {
-        if self.chars == 0 {
-            self.sink.start();
-        }
-        let take = run
-            .len()
-            .min(MAX_WORD_CHARS - self.chars.min(MAX_WORD_CHARS));
+        self.begin();
+        let take = run.len().min(MAX_WORD_CHARS - self.chars);
         self.sink.push_ascii(&run[..take]);
-        self.chars = (self.chars + take).max(1);
+        self.chars += take;
     }
 
+    /// Ends the word (the next character starts another).
     fn end(&mut self) {
-        if self.chars > 0 {
-            self.sink.end();
-        }
         self.chars = 0;
     }
 }

@@ -104,7 +104,9 @@ impl Store {
         if cfg.is_sqlite() {
             let path = super::sqlite_path(&cfg.database_url)?;
             let write = open_sqlite_writer(&path, cfg)?;
-            let checkpoints = open_sqlite_checkpointer(&path, cfg)?;
+            // The checkpoint thread's connection: the writer's `synchronous` (which says
+            // whether a checkpoint syncs the database file) and busy timeout.
+            let (checkpoints, _) = open_sqlite_read_write(&path, cfg)?;
             ensure_canonical_times(&write)?;
             let read = Reader::Sqlite(SqliteReader::open(
                 path,
@@ -178,15 +180,6 @@ fn open_sqlite_writer(
         "SQLite pragmas"
     );
     Ok(conn)
-}
-
-/// The checkpoint thread's connection ([`Checkpointer`]): the writer's `synchronous` (which
-/// says whether a checkpoint syncs the database file) and busy timeout.
-fn open_sqlite_checkpointer(
-    path: &std::path::Path,
-    cfg: &DbConfig,
-) -> anyhow::Result<rusqlite::Connection> {
-    Ok(open_sqlite_read_write(path, cfg)?.0)
 }
 
 /// A read-write connection with the busy timeout and the configured `synchronous` (returned

@@ -14,7 +14,7 @@ use super::reads::{
     newest_first, parsed, project,
 };
 use super::search::{
-    Reading, SqliteSearch, Table, comm_model_words, media_model_words, sqlite_ordered,
+    Reading, SqliteSearch, Table, comm_model_texts, media_model_texts, sqlite_ordered,
     sqlite_scanned,
 };
 use super::sqlite::reader::{self as sqlite_reader, Placement, count_row, instant, query};
@@ -152,7 +152,7 @@ struct Searched<E: EntityTrait> {
     scanned: Select<E>,
     columns: (E::Column, E::Column),
     kind: Kind,
-    words: fn(&E::Model, &mut crate::model::search::Matcher),
+    texts: fn(&E::Model, &mut crate::model::search::Matcher),
     /// Rows [`sqlite_scanned`] reads before it turns to FTS5.
     budget: usize,
 }
@@ -181,7 +181,7 @@ impl<E: EntityTrait> Searched<E> {
                     &self.scanned,
                     &reading,
                     seek,
-                    (self.words, self.budget),
+                    (self.texts, self.budget),
                 )?
             {
                 return Ok(rows);
@@ -344,7 +344,7 @@ impl Store {
                 ),
                 columns: COMM_KEY,
                 kind: Kind::Comm,
-                words: comm_model_words,
+                texts: comm_model_texts,
                 budget: self.scan_budget(),
             }),
             _ => None,
@@ -379,7 +379,7 @@ impl Store {
                 scanned: media_unsearched(filter, backend),
                 columns: MEDIA_KEY,
                 kind: Kind::Media,
-                words: media_model_words,
+                texts: media_model_texts,
                 budget: self.scan_budget(),
             }),
             _ => None,

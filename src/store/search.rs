@@ -593,17 +593,17 @@ where
 }
 
 /// The texts a stored media item is found by (those [`media_words`] reads from the table).
-pub(super) fn media_model_words(row: &entity::media::Model, words: &mut Matcher) {
-    words.push_text(&row.filename);
+pub(super) fn media_model_texts(row: &entity::media::Model, matcher: &mut Matcher) {
+    matcher.push_text(&row.filename);
     for tag in row.tags.iter().flat_map(|t| t.0.iter()) {
-        words.push_text(tag);
+        matcher.push_text(tag);
     }
 }
 
 /// The texts a stored comm is found by (those of [`comm_words`]).
-pub(super) fn comm_model_words(row: &entity::comm::Model, words: &mut Matcher) {
+pub(super) fn comm_model_texts(row: &entity::comm::Model, matcher: &mut Matcher) {
     for text in [&row.subject, &row.body].into_iter().flatten() {
-        words.push_text(text);
+        matcher.push_text(text);
     }
 }
 

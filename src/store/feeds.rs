@@ -14,8 +14,7 @@ use super::reads::{
     newest_first, parsed, project,
 };
 use super::search::{
-    Reading, SqliteSearch, Table, comm_model_texts, media_model_texts, sqlite_ordered,
-    sqlite_scanned,
+    Reading, RowTexts, SqliteSearch, Table, media_model_texts, sqlite_ordered, sqlite_scanned,
 };
 use super::sqlite::reader::{self as sqlite_reader, Placement, count_row, instant, query};
 use super::values::time_value;
@@ -152,7 +151,7 @@ struct Searched<E: EntityTrait> {
     scanned: Select<E>,
     columns: (E::Column, E::Column),
     kind: Kind,
-    texts: fn(&E::Model, &mut crate::model::search::Matcher),
+    texts: &'static RowTexts,
     /// Rows [`sqlite_scanned`] reads before it turns to FTS5.
     budget: usize,
 }
@@ -214,6 +213,21 @@ impl<E: EntityTrait> Searched<E> {
         Ok((rows, beyond))
     }
 }
+
+/// How a search scan reads a comm row before decoding it: its texts straight from SQLite.
+const COMM_TEXTS: RowTexts = RowTexts {
+    texts: sqlite_reader::comm_row_texts,
+    key: sqlite_reader::comm_row_key,
+};
+
+/// How a search scan reads a media row: decoded (its tags are JSON), then matched.
+const MEDIA_TEXTS: RowTexts = RowTexts {
+    texts: |row, matcher| {
+        media_model_texts(&sqlite_reader::media_row(row)?, matcher);
+        Ok(())
+    },
+    key: sqlite_reader::media_row_key,
+};
 
 fn comm_key(row: &comm::Model) -> (DateTime<Utc>, String) {
     (row.occurred_at, row.id.clone())
@@ -344,7 +358,7 @@ impl Store {
                 ),
                 columns: COMM_KEY,
                 kind: Kind::Comm,
-                texts: comm_model_texts,
+                texts: &COMM_TEXTS,
                 budget: self.scan_budget(),
             }),
             _ => None,
@@ -379,7 +393,7 @@ impl Store {
                 scanned: media_unsearched(filter, backend),
                 columns: MEDIA_KEY,
                 kind: Kind::Media,
-                texts: media_model_texts,
+                texts: &MEDIA_TEXTS,
                 budget: self.scan_budget(),
             }),
             _ => None,

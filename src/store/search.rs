@@ -527,8 +527,9 @@ pub(super) const SCAN_BUDGET: usize = 1_344;
 
 /// One page part of a search within a customer's (or an order's) rows on SQLite: reads the
 /// rows of `matching` (every column the words come from) nearest first in growing chunks from
-/// the index of that key, and keeps those whose texts (`texts`) match, as [`Search::matches`]
-/// says (the reference every index is held to). A customer's few hundred rows are read faster
+/// the index of that key, and keeps those whose texts match (`row.texts`, read before a row
+/// is decoded: only matches are), as [`Search::matches`] says (the reference every index is
+/// held to). A customer's few hundred rows are read faster
 /// than FTS5 intersects the customer's list with a common word's. `None` when `budget` rows
 /// were read without completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
 pub(super) fn sqlite_scanned<E, T>(
@@ -537,7 +538,7 @@ pub(super) fn sqlite_scanned<E, T>(
     matching: &Select<E>,
     reading: &Reading<E, T>,
     seek: &Seek,
-    (texts, budget): (fn(&T, &mut Matcher), usize),
+    (row, budget): (&RowTexts, usize),
 ) -> rusqlite::Result<Option<Vec<T>>>
 where
     E: EntityTrait,
@@ -545,9 +546,9 @@ where
     let Reading {
         columns,
         kind,
-        key,
         decode,
         rows,
+        ..
     } = *reading;
     let want = seek.limit as usize + 1;
     let mut held = Vec::new();
@@ -555,6 +556,7 @@ where
     let mut chunk = 64;
     let mut from = seek.clone();
     let mut matcher = Matcher::new(&search.search);
+    let mut last_id = String::new();
     while read < budget {
         let statement = rows(
             DatabaseBackend::Sqlite,
@@ -563,26 +565,35 @@ where
             kind,
             &from.clone().with_limit(chunk as u64 - 1),
         );
-        let rows = query(conn, &statement, decode)?;
-        let exhausted = rows.len() < chunk;
-        read += rows.len();
-        let last = rows.last().map(|row| {
-            let (at, id) = key(row);
-            crate::model::Key { at, id, kind }
-        });
-        for row in rows {
+        let mut prepared = conn.prepare_cached(&statement.sql)?;
+        super::sqlite::reader::bind(&mut prepared, &statement)?;
+        let mut found = prepared.raw_query();
+        let mut n = 0;
+        let mut last_at = None;
+        while let Some(r) = found.next()? {
+            n += 1;
+            let (at, id) = (row.key)(r)?;
+            last_at = Some(at);
+            last_id.clear();
+            last_id.push_str(id);
             matcher.clear();
-            texts(&row, &mut matcher);
+            (row.texts)(r, &mut matcher)?;
             if matcher.matches() {
-                held.push(row);
+                held.push(decode(r)?);
                 if held.len() == want {
                     return Ok(Some(held));
                 }
             }
         }
-        if exhausted {
+        read += n;
+        if n < chunk {
             return Ok(Some(held));
         }
+        let last = last_at.map(|at| crate::model::Key {
+            at,
+            id: last_id.clone(),
+            kind,
+        });
         match from.toward {
             Toward::Older => from.after = last,
             Toward::Newer => from.before = last,
@@ -592,18 +603,25 @@ where
     Ok(None)
 }
 
+/// A raw row's order key (time, id), borrowed from the row.
+pub(super) type RowKey =
+    for<'r> fn(&'r rusqlite::Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)>;
+
+/// How [`sqlite_scanned`] looks at a row before it decodes it (the functions beside the
+/// table's decoder in `store::sqlite::reader`, which know its columns' positions).
+pub(super) struct RowTexts {
+    /// Pushes the row's searchable texts to the matcher (those [`comm_words`] or
+    /// [`media_words`] index).
+    pub texts: fn(&rusqlite::Row<'_>, &mut Matcher) -> rusqlite::Result<()>,
+    /// The row's order key: where the next chunk starts.
+    pub key: RowKey,
+}
+
 /// The texts a stored media item is found by (those [`media_words`] reads from the table).
 pub(super) fn media_model_texts(row: &entity::media::Model, matcher: &mut Matcher) {
     matcher.push_text(&row.filename);
     for tag in row.tags.iter().flat_map(|t| t.0.iter()) {
         matcher.push_text(tag);
-    }
-}
-
-/// The texts a stored comm is found by (those of [`comm_words`]).
-pub(super) fn comm_model_texts(row: &entity::comm::Model, matcher: &mut Matcher) {
-    for text in [&row.subject, &row.body].into_iter().flatten() {
-        matcher.push_text(text);
     }
 }
 

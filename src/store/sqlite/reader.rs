@@ -439,6 +439,32 @@ pub fn media_row(row: &Row<'_>) -> rusqlite::Result<media::Model> {
     })
 }
 
+/// A comm row's searchable texts (`subject`, `body`, as [`comm_row`] reads them), pushed to
+/// `matcher` straight from SQLite's buffers: a search scan decodes only the rows that match.
+pub fn comm_row_texts(
+    row: &Row<'_>,
+    matcher: &mut crate::model::search::Matcher,
+) -> rusqlite::Result<()> {
+    for text in [text(row, 4, "subject")?, text(row, 5, "body")?]
+        .into_iter()
+        .flatten()
+    {
+        matcher.push_text(text);
+    }
+    Ok(())
+}
+
+/// A comm row's order key (`occurred_at`, `id`), as [`comm_row`] reads it, without decoding
+/// the rest.
+pub fn comm_row_key<'r>(row: &'r Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)> {
+    Ok((instant(row, 9, "occurred_at")?, required(row, 0, "id")?))
+}
+
+/// A media row's order key (`created_at`, `id`), as [`media_row`] reads it.
+pub fn media_row_key<'r>(row: &'r Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)> {
+    Ok((instant(row, 9, "created_at")?, required(row, 0, "id")?))
+}
+
 /// Decodes a single integer (a `COUNT(*)`).
 pub fn count_row(row: &Row<'_>) -> rusqlite::Result<u64> {
     let n: i64 = row.get(0)?;

@@ -183,7 +183,7 @@ fn normalise(text: &str, sink: &mut impl Sink) {
 }
 
 /// One character of NFKD's output, folded: `Some` letter or digit of a word (lowercased, a few
-/// letters NFKD leaves whole spelled out: `ß` → `s`, `s`), nothing for a combining mark (it is
+/// letters NFKD leaves whole spelled out: `ß` → `ss`), nothing for a combining mark (it is
 /// dropped), `None` for anything else (it separates words).
 fn fold_decomposed(c: char, mut out: impl FnMut(Option<char>)) {
     if c.is_ascii_alphanumeric() {

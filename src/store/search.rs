@@ -529,9 +529,9 @@ pub(super) const SCAN_BUDGET: usize = 1_344;
 /// rows of `matching` (every column the words come from) nearest first in growing chunks from
 /// the index of that key, and keeps those whose texts match (`row.texts`, read before a row
 /// is decoded: only matches are), as [`Search::matches`] says (the reference every index is
-/// held to). A customer's few hundred rows are read faster
-/// than FTS5 intersects the customer's list with a common word's. `None` when `budget` rows
-/// were read without completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
+/// held to). A customer's few hundred rows are read faster than FTS5 intersects the
+/// customer's list with a common word's. `None` when `budget` rows were read without
+/// completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
 pub(super) fn sqlite_scanned<E, T>(
     conn: &rusqlite::Connection,
     search: &SqliteSearch,
@@ -556,7 +556,6 @@ where
     let mut chunk = 64;
     let mut from = seek.clone();
     let mut matcher = Matcher::new(&search.search);
-    let mut last_id = String::new();
     while read < budget {
         let statement = rows(
             DatabaseBackend::Sqlite,
@@ -569,13 +568,18 @@ where
         super::sqlite::reader::bind(&mut prepared, &statement)?;
         let mut found = prepared.raw_query();
         let mut n = 0;
-        let mut last_at = None;
+        let mut last = None;
         while let Some(r) = found.next()? {
             n += 1;
-            let (at, id) = (row.key)(r)?;
-            last_at = Some(at);
-            last_id.clear();
-            last_id.push_str(id);
+            if n == chunk {
+                // The last row of a full chunk: where the next one starts.
+                let (at, id) = (row.key)(r)?;
+                last = Some(crate::model::Key {
+                    at,
+                    id: id.to_owned(),
+                    kind,
+                });
+            }
             matcher.clear();
             (row.texts)(r, &mut matcher)?;
             if matcher.matches() {
@@ -589,11 +593,6 @@ where
         if n < chunk {
             return Ok(Some(held));
         }
-        let last = last_at.map(|at| crate::model::Key {
-            at,
-            id: last_id.clone(),
-            kind,
-        });
         match from.toward {
             Toward::Older => from.after = last,
             Toward::Newer => from.before = last,
@@ -613,7 +612,7 @@ pub(super) struct RowTexts {
     /// Pushes the row's searchable texts to the matcher (those [`comm_words`] or
     /// [`media_words`] index).
     pub texts: fn(&rusqlite::Row<'_>, &mut Matcher) -> rusqlite::Result<()>,
-    /// The row's order key: where the next chunk starts.
+    /// The row's order key: where the next chunk starts (read of a chunk's last row only).
     pub key: RowKey,
 }
 

@@ -20,6 +20,10 @@ pub async fn connect(cfg: &DbConfig, max: u32) -> Result<DatabaseConnection, DbE
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout())
         .connect_timeout(cfg.acquire_timeout())
+        // A connection is pinged before use only after a second idle, not on every acquire
+        // (a round trip per query): under load every connection is in use within
+        // milliseconds, and one dropped while idle (a database restart) is still found.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(false);
     let busy = Duration::from_millis(cfg.sqlite_busy_timeout_ms);
     let synchronous = match cfg.sqlite_synchronous {

@@ -7,7 +7,7 @@ use crate::model::change::ChangeKind;
 use crate::model::history::{FieldChange, Revision, comm_fields, diff};
 use chrono::{DateTime, Utc};
 use entity::{comm, media};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr};
 use sea_orm::{DatabaseBackend, Statement};
 
 const TABLE: &str = "crm_history";
@@ -46,33 +46,57 @@ pub(super) fn insert(
     by: Option<&str>,
     changes: &[FieldChange],
 ) -> Statement {
-    backend.build(
-        Query::insert()
-            .into_table(col(TABLE))
-            .columns(
-                [
-                    "entity",
-                    "row_id",
-                    "customer_id",
-                    "kind",
-                    "at",
-                    "by_principal",
-                    "changes",
-                ]
-                .map(col),
-            )
-            .values_panic([
-                entity.into(),
-                row_id.into(),
-                customer_id.map(str::to_owned).into(),
-                kind.as_str().into(),
-                time_value(backend, at).into(),
-                by.map(str::to_owned).into(),
-                serde_json::to_string(changes)
-                    .expect("changes serialise")
-                    .into(),
-            ]),
-    )
+    let revision = revision_values(backend, entity, row_id, customer_id, kind, at, by, changes);
+    insert_revisions(backend, [revision])
+}
+
+/// One revision's values, in the columns' order of [`insert_revisions`].
+#[allow(clippy::too_many_arguments)]
+fn revision_values(
+    backend: DatabaseBackend,
+    entity: &str,
+    row_id: &str,
+    customer_id: Option<&str>,
+    kind: ChangeKind,
+    at: DateTime<Utc>,
+    by: Option<&str>,
+    changes: &[FieldChange],
+) -> [SimpleExpr; 7] {
+    [
+        entity.into(),
+        row_id.into(),
+        customer_id.map(str::to_owned).into(),
+        kind.as_str().into(),
+        time_value(backend, at).into(),
+        by.map(str::to_owned).into(),
+        serde_json::to_string(changes)
+            .expect("changes serialise")
+            .into(),
+    ]
+}
+
+/// The statement recording `revisions` (at least one), one row each.
+fn insert_revisions(
+    backend: DatabaseBackend,
+    revisions: impl IntoIterator<Item = [SimpleExpr; 7]>,
+) -> Statement {
+    let mut insert = Query::insert();
+    insert.into_table(col(TABLE)).columns(
+        [
+            "entity",
+            "row_id",
+            "customer_id",
+            "kind",
+            "at",
+            "by_principal",
+            "changes",
+        ]
+        .map(col),
+    );
+    for revision in revisions {
+        insert.values_panic(revision);
+    }
+    backend.build(&insert)
 }
 
 /// Deletes the history of one row (a delete that keeps nothing).
@@ -92,17 +116,29 @@ pub(super) fn created_comm(
     at: DateTime<Utc>,
     by: Option<&str>,
 ) -> Statement {
-    let changes = diff(None, &comm_fields(row));
-    insert(
-        b,
-        COMM,
-        &row.id,
-        Some(&row.customer_id),
-        ChangeKind::Created,
-        at,
-        by,
-        &changes,
-    )
+    created_comms(b, [(row, by)], at)
+}
+
+/// The revisions of created comms (at least one), each by its principal: one statement.
+pub(super) fn created_comms<'a>(
+    b: DatabaseBackend,
+    rows: impl IntoIterator<Item = (&'a comm::Model, Option<&'a str>)>,
+    at: DateTime<Utc>,
+) -> Statement {
+    let revisions = rows.into_iter().map(|(row, by)| {
+        let changes = diff(None, &comm_fields(row));
+        revision_values(
+            b,
+            COMM,
+            &row.id,
+            Some(&row.customer_id),
+            ChangeKind::Created,
+            at,
+            by,
+            &changes,
+        )
+    });
+    insert_revisions(b, revisions)
 }
 
 /// The history of trash entries deleted before `before` (run before the trash's purge).

@@ -346,7 +346,33 @@ async fn apply(
         let locks = super::ingest::lock_keys(&txn, backend, ingested).await?;
         let mut applied = Vec::with_capacity(ops.len());
         let mut touched = Touched::default();
-        for (op, by) in ops.iter().zip(by) {
+        let mut next = 0;
+        while next < ops.len() {
+            // A run of comm inserts (createComm under load) goes in as one statement for the
+            // rows and one for their revisions: two round trips for the run, not two per row.
+            // Either inserts every row or fails (and the batch is retried one by one).
+            let run: Vec<&comm::Model> = ops[next..]
+                .iter()
+                .map_while(|op| match op {
+                    WriteOp::InsertComm(row) => Some(row),
+                    _ => None,
+                })
+                .collect();
+            if run.len() > 1 {
+                txn.execute_raw(insert_comms(&run, backend)).await?;
+                let principals = by[next..next + run.len()].iter().copied();
+                let revisions = run.iter().copied().zip(principals);
+                txn.execute_raw(history::created_comms(backend, revisions, at))
+                    .await?;
+                for op in &ops[next..next + run.len()] {
+                    touch(&mut touched, op);
+                    applied.push(Applied::Rows(1));
+                }
+                next += run.len();
+                continue;
+            }
+            let (op, by) = (ops[next], &by[next]);
+            next += 1;
             touch(&mut touched, op);
             let mut trace = Trace::default();
             // Updates and deletes read their row before, updates and restores after (for the
@@ -510,41 +536,47 @@ pub(super) fn insert_comm(row: &comm::Model, backend: DatabaseBackend) -> Statem
     statement(&WriteOp::InsertComm(row.clone()), backend)
 }
 
+/// The statement that inserts `rows` (at least one), one row each.
+pub(super) fn insert_comms(rows: &[&comm::Model], backend: DatabaseBackend) -> Statement {
+    use comm::Column as C;
+    let mut insert = Query::insert();
+    insert.into_table(comm::Entity).columns([
+        C::Id,
+        C::CustomerId,
+        C::CommType,
+        C::Direction,
+        C::Subject,
+        C::Body,
+        C::Attachments,
+        C::ExtMessageId,
+        C::LoggedBy,
+        C::OccurredAt,
+        C::CreatedAt,
+    ]);
+    for row in rows {
+        insert.values_panic([
+            row.id.clone().into(),
+            row.customer_id.clone().into(),
+            row.comm_type.to_value().into(),
+            row.direction.to_value().into(),
+            row.subject.clone().into(),
+            row.body.clone().into(),
+            json_value(backend, &row.attachments.clone().unwrap_or_default()).into(),
+            row.ext_message_id.clone().into(),
+            row.logged_by.clone().into(),
+            time_value(backend, row.occurred_at).into(),
+            time_value(backend, row.created_at).into(),
+        ]);
+    }
+    backend.build(&insert)
+}
+
 /// The one statement of a write (an ingest runs several: [`super::ingest`]).
 pub(super) fn statement(op: &WriteOp, backend: DatabaseBackend) -> Statement {
     use comm::Column as C;
     use media::Column as M;
     match op {
-        WriteOp::InsertComm(row) => backend.build(
-            Query::insert()
-                .into_table(comm::Entity)
-                .columns([
-                    C::Id,
-                    C::CustomerId,
-                    C::CommType,
-                    C::Direction,
-                    C::Subject,
-                    C::Body,
-                    C::Attachments,
-                    C::ExtMessageId,
-                    C::LoggedBy,
-                    C::OccurredAt,
-                    C::CreatedAt,
-                ])
-                .values_panic([
-                    row.id.clone().into(),
-                    row.customer_id.clone().into(),
-                    row.comm_type.to_value().into(),
-                    row.direction.to_value().into(),
-                    row.subject.clone().into(),
-                    row.body.clone().into(),
-                    json_value(backend, &row.attachments.clone().unwrap_or_default()).into(),
-                    row.ext_message_id.clone().into(),
-                    row.logged_by.clone().into(),
-                    time_value(backend, row.occurred_at).into(),
-                    time_value(backend, row.created_at).into(),
-                ]),
-        ),
+        WriteOp::InsertComm(row) => insert_comms(&[row], backend),
         WriteOp::UpdateComm { id, patch } => {
             let mut update = Query::update();
             update.table(comm::Entity);
@@ -635,12 +667,18 @@ pub(super) fn history_statements(
                 &changes,
             )]
         }
-        (WriteOp::Ingest(rows), Applied::Ingested(outcomes), _, _) => rows
-            .iter()
-            .zip(outcomes)
-            .filter(|(_, o)| **o == crate::model::Ingested::Created)
-            .map(|(row, _)| history::created_comm(backend, row, at, by))
-            .collect(),
+        (WriteOp::Ingest(rows), Applied::Ingested(outcomes), _, _) => {
+            let mut created = rows
+                .iter()
+                .zip(outcomes)
+                .filter(|(_, o)| **o == crate::model::Ingested::Created)
+                .map(|(row, _)| (row, by))
+                .peekable();
+            match created.peek() {
+                Some(_) => vec![history::created_comms(backend, created, at)],
+                None => Vec::new(),
+            }
+        }
         (
             WriteOp::UpdateComm { .. },
             _,

@@ -486,6 +486,41 @@ async fn concurrent_creates(app: &TestApp) {
     assert_eq!(ids.len(), 50);
     assert_eq!(app.count("crm_comms_log").await, 50);
     assert_eq!(list(app, "customerId: \"load\"").await["total"], 50);
+    // Creates committed together (in one statement per turn on PostgreSQL and MySQL) each
+    // have their own revision and are found by a search at once.
+    assert_eq!(app.count("crm_history").await, 50);
+    for (i, id) in ids.iter().enumerate().step_by(7) {
+        let history = app
+            .data(
+                "query($id: ID!) { commHistory(id: $id) { kind changes { field to } } }",
+                json!({ "id": id }),
+            )
+            .await;
+        let revisions = history["commHistory"].as_array().unwrap();
+        assert_eq!(revisions.len(), 1, "{i}: {history}");
+        assert_eq!(revisions[0]["kind"], "CREATED", "{i}: {history}");
+        let subject = revisions[0]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["field"] == "subject")
+            .map(|c| c["to"].clone());
+        assert!(
+            subject.is_some_and(|s| s.as_str().is_some_and(|s| s.starts_with("\"n"))),
+            "{i}: {history}"
+        );
+    }
+    let found = app
+        .data(
+            r#"{ commsConnection(filter: { customerId: "load", search: "n7" }) { totalCount edges { node { subject } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(found["commsConnection"]["totalCount"], 1, "{found}");
+    assert_eq!(
+        found["commsConnection"]["edges"][0]["node"]["subject"], "n7",
+        "{found}"
+    );
 }
 
 backend_tests!(

@@ -46,33 +46,44 @@ pub(super) fn insert(
     by: Option<&str>,
     changes: &[FieldChange],
 ) -> Statement {
-    let revision = revision_values(backend, entity, row_id, customer_id, kind, at, by, changes);
-    insert_revisions(backend, [revision])
+    let revision = NewRevision {
+        entity,
+        row_id,
+        customer_id,
+        kind,
+        at,
+        by,
+        changes,
+    };
+    insert_revisions(backend, [revision.values(backend)])
 }
 
-/// One revision's values, in the columns' order of [`insert_revisions`].
-#[allow(clippy::too_many_arguments)]
-fn revision_values(
-    backend: DatabaseBackend,
-    entity: &str,
-    row_id: &str,
-    customer_id: Option<&str>,
+/// A revision about to be recorded.
+struct NewRevision<'a> {
+    entity: &'a str,
+    row_id: &'a str,
+    customer_id: Option<&'a str>,
     kind: ChangeKind,
     at: DateTime<Utc>,
-    by: Option<&str>,
-    changes: &[FieldChange],
-) -> [SimpleExpr; 7] {
-    [
-        entity.into(),
-        row_id.into(),
-        customer_id.map(str::to_owned).into(),
-        kind.as_str().into(),
-        time_value(backend, at).into(),
-        by.map(str::to_owned).into(),
-        serde_json::to_string(changes)
-            .expect("changes serialise")
-            .into(),
-    ]
+    by: Option<&'a str>,
+    changes: &'a [FieldChange],
+}
+
+impl NewRevision<'_> {
+    /// Its values, in the columns' order of [`insert_revisions`].
+    fn values(&self, backend: DatabaseBackend) -> [SimpleExpr; 7] {
+        [
+            self.entity.into(),
+            self.row_id.into(),
+            self.customer_id.map(str::to_owned).into(),
+            self.kind.as_str().into(),
+            time_value(backend, self.at).into(),
+            self.by.map(str::to_owned).into(),
+            serde_json::to_string(self.changes)
+                .expect("changes serialise")
+                .into(),
+        ]
+    }
 }
 
 /// The statement recording `revisions` (at least one), one row each.
@@ -127,16 +138,16 @@ pub(super) fn created_comms<'a>(
 ) -> Statement {
     let revisions = rows.into_iter().map(|(row, by)| {
         let changes = diff(None, &comm_fields(row));
-        revision_values(
-            b,
-            COMM,
-            &row.id,
-            Some(&row.customer_id),
-            ChangeKind::Created,
+        let revision = NewRevision {
+            entity: COMM,
+            row_id: &row.id,
+            customer_id: Some(&row.customer_id),
+            kind: ChangeKind::Created,
             at,
             by,
-            &changes,
-        )
+            changes: &changes,
+        };
+        revision.values(b)
     });
     insert_revisions(b, revisions)
 }

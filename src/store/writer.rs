@@ -533,7 +533,7 @@ fn touch(touched: &mut Touched, op: &WriteOp) {
 
 /// The statement that inserts `row` (for [`super::ingest`], which decides whether to).
 pub(super) fn insert_comm(row: &comm::Model, backend: DatabaseBackend) -> Statement {
-    statement(&WriteOp::InsertComm(row.clone()), backend)
+    insert_comms(&[row], backend)
 }
 
 /// The statement that inserts `rows` (at least one), one row each.

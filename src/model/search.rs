@@ -129,9 +129,23 @@ impl Matcher {
         match self.single_words {
             true => {
                 self.mapped.push(b' ');
-                map_text(text, &mut self.mapped);
+                map_text(text.as_bytes(), &mut self.mapped);
             }
             false => normalise(text, &mut self.folded),
+        }
+    }
+
+    /// [`push_text`](Self::push_text) of a text as stored (SQLite's bytes), not checked for
+    /// UTF-8 first: one-word phrases are matched as the bytes are mapped, and a byte that is
+    /// not part of a UTF-8 character separates words there (a phrase search reads the text
+    /// as `from_utf8_lossy` gives it, which does the same).
+    pub fn push_bytes(&mut self, text: &[u8]) {
+        match self.single_words {
+            true => {
+                self.mapped.push(b' ');
+                map_text(text, &mut self.mapped);
+            }
+            false => normalise(&String::from_utf8_lossy(text), &mut self.folded),
         }
     }
 
@@ -218,27 +232,59 @@ fn fold_decomposed(c: char, mut out: impl FnMut(Option<char>)) {
 /// space, letters and digits folded as [`normalise`] folds them, but words not cut and runs
 /// of separators kept. ASCII goes through [`fold_ascii`] a run at a time; only other
 /// characters go through NFKD.
-fn map_text(text: &str, out: &mut Vec<u8>) {
-    let bytes = text.as_bytes();
+fn map_text(bytes: &[u8], out: &mut Vec<u8>) {
+    /// Bytes mapped at a time while they are all ASCII.
+    const LANES: usize = 16;
+    out.reserve(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let run = bytes[i..]
-            .iter()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(bytes.len() - i);
-        out.extend(bytes[i..i + run].iter().map(|&b| fold_ascii(b)));
-        i += run;
-        if let Some(c) = text[i..].chars().next() {
-            i += c.len_utf8();
-            decompose_compatible(c, |d| {
-                fold_decomposed(d, |folded| match folded {
-                    Some(letter) => {
-                        let mut utf8 = [0; 4];
-                        out.extend_from_slice(letter.encode_utf8(&mut utf8).as_bytes());
-                    }
-                    None => out.push(b' '),
-                })
-            });
+        // Whole chunks of ASCII: checked and mapped without a branch per byte.
+        while let Some(chunk) = bytes.get(i..i + LANES) {
+            let chunk: &[u8; LANES] = chunk.try_into().expect("LANES bytes");
+            if chunk.iter().fold(0, |any, &b| any | b) >= 0x80 {
+                break;
+            }
+            out.extend_from_slice(&chunk.map(fold_ascii));
+            i += LANES;
+        }
+        // Then byte by byte up to the next chunk boundary, a character at a time.
+        let end = (i + LANES).min(bytes.len());
+        while i < end {
+            let b = bytes[i];
+            if b < 0x80 {
+                out.push(fold_ascii(b));
+                i += 1;
+                continue;
+            }
+            let width = match b {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                0xf0..=0xf7 => 4,
+                _ => 1,
+            };
+            let c = bytes
+                .get(i..i + width)
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(|c| c.chars().next());
+            match c {
+                Some(c) => {
+                    i += width;
+                    decompose_compatible(c, |d| {
+                        fold_decomposed(d, |folded| match folded {
+                            Some(letter) => {
+                                let mut utf8 = [0; 4];
+                                out.extend_from_slice(letter.encode_utf8(&mut utf8).as_bytes());
+                            }
+                            None => out.push(b' '),
+                        })
+                    });
+                }
+                // Not a character (as `from_utf8_lossy` has it, a replacement: a separator).
+                None => {
+                    i += 1;
+                    out.push(b' ');
+                }
+            }
         }
     }
 }
@@ -566,6 +612,28 @@ mod tests {
                 matcher.clear();
                 row.iter().for_each(|t| matcher.push_text(t));
                 assert_eq!(matcher.matches(), search.matches(&doc), "{s:?} in {row:?}");
+                matcher.clear();
+                row.iter().for_each(|t| matcher.push_bytes(t.as_bytes()));
+                assert_eq!(matcher.matches(), search.matches(&doc), "{s:?} in {row:?}");
+            }
+            // Bytes that are not UTF-8 (cut, stray continuation, overlong, surrogate, beyond
+            // U+10FFFF) match as `from_utf8_lossy` reads them, inside and across 16-byte chunks.
+            for bytes in [
+                &b"quote\xe2\x82 window"[..],
+                b"\x82quote caf\xc3\xa9 m\xc3ller \xc3\xbc",
+                b"\xc0\xafdelivery window\xed\xa0\x80is fine\xf5\x80\x80\x80x",
+                b"0123456789abcdef\xffquote0123456789abcdefgh\xe2",
+                b"Stra\xc3\x9fe abcdefghijklmn\xf0\x9f\x98\x80delivery window \xf0\x9f",
+            ] {
+                let lossy = String::from_utf8_lossy(bytes);
+                let doc = document([Some(lossy.as_ref())]);
+                matcher.clear();
+                matcher.push_bytes(bytes);
+                assert_eq!(
+                    matcher.matches(),
+                    search.matches(&doc),
+                    "{s:?} in {lossy:?}"
+                );
             }
         }
         for b in 0..128u8 {

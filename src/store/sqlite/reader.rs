@@ -440,16 +440,24 @@ pub fn media_row(row: &Row<'_>) -> rusqlite::Result<media::Model> {
 }
 
 /// A comm row's searchable texts (`subject`, `body`, as [`comm_row`] reads them), pushed to
-/// `matcher` straight from SQLite's buffers: a search scan decodes only the rows that match.
+/// `matcher` straight from SQLite's buffers, not checked for UTF-8 first
+/// ([`Matcher::push_bytes`](crate::model::search::Matcher::push_bytes)): a search scan
+/// decodes only the rows that match.
 pub fn comm_row_texts(
     row: &Row<'_>,
     matcher: &mut crate::model::search::Matcher,
 ) -> rusqlite::Result<()> {
-    for text in [text(row, 4, "subject")?, text(row, 5, "body")?]
-        .into_iter()
-        .flatten()
-    {
-        matcher.push_text(text);
+    for (idx, column) in [(4, "subject"), (5, "body")] {
+        match row.get_ref(idx)? {
+            ValueRef::Null => {}
+            ValueRef::Text(bytes) => matcher.push_bytes(bytes),
+            other => {
+                return Err(decode_error(
+                    column,
+                    format!("expected TEXT, found {:?}", other.data_type()),
+                ));
+            }
+        }
     }
     Ok(())
 }

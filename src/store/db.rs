@@ -122,6 +122,8 @@ impl Store {
             set_fts_settings(&write)?;
             let changes = Changes::new(cfg.subscription_buffer);
             write.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
+            // Every kind of write and lookup a turn may run, each prepared once.
+            write.set_prepared_statement_cache_capacity(64);
             let write = SqliteWriter {
                 conn: write,
                 checkpoints: Checkpointer::spawn(checkpoints)?,
@@ -166,6 +168,11 @@ fn open_sqlite_writer(
 ) -> anyhow::Result<rusqlite::Connection> {
     let (conn, expected) = open_sqlite_read_write(path, cfg)?;
     super::sqlite::reader::stable_plans(&conn)?;
+    // A statement's journal (the pages it changed, to undo it alone) in memory: an insert of
+    // many rows changes more than the 64 KiB SQLite otherwise keeps before it spills the
+    // journal to a temporary file (a write to the disk's page cache per page). Temporary
+    // tables would live there too; crm-comms makes none.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     let journal: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
     let busy: i64 = conn.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;

@@ -28,7 +28,7 @@ use sea_orm::{
     ActiveEnum, ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement, Value,
 };
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The key of a comm that has an `ext_message_id`, as stored in `crm_comms_ingest_keys`.
 fn key_hash(row: &comm::Model) -> Option<String> {
@@ -65,15 +65,38 @@ fn existing_statement(row: &comm::Model, backend: DatabaseBackend) -> Option<Sta
 /// Builds the statement that inserts a comm (the writer's).
 pub(super) type InsertComm = fn(&comm::Model, DatabaseBackend) -> Statement;
 
+/// Builds the statement that inserts several comms at once (the writer's).
+pub(super) type InsertComms = fn(&[&comm::Model], DatabaseBackend) -> Statement;
+
+/// Rows per `INSERT` of an SQLite ingest's new rows, largest first: each size is one
+/// statement text, prepared once and cached (preparing an insert of many rows, with the
+/// search triggers coded for it, costs more than the rows it saves).
+const INSERT_SIZES: [usize; 3] = [32, 8, 1];
+
 /// Applies an ingest batch on the SQLite writer's connection (inside its transaction).
+///
+/// Every key is looked up first (an earlier input of the batch with the same key is found
+/// in the batch itself), then the new rows go in by `INSERT`s of many rows rather than one
+/// each: SQLite copies each page a statement changes to its statement journal once per
+/// statement, so fewer statements copy the table's and the indexes' shared pages fewer times.
 pub(super) fn apply_sqlite(
     conn: &rusqlite::Connection,
     rows: &[comm::Model],
-    insert: InsertComm,
+    insert: InsertComms,
 ) -> rusqlite::Result<Vec<Ingested>> {
     let mut out = Vec::with_capacity(rows.len());
+    let mut fresh: Vec<&comm::Model> = Vec::with_capacity(rows.len());
+    // The batch's new rows by key: a later input with the same key is their duplicate.
+    let mut batch: HashMap<(&str, entity::CommType, &str), &str> = HashMap::new();
     for row in rows {
-        if let Some(lookup) = existing_statement(row, DatabaseBackend::Sqlite) {
+        if let Some(ext) = row.ext_message_id.as_deref() {
+            let key = (row.customer_id.as_str(), row.comm_type, ext);
+            if let Some(id) = batch.get(&key) {
+                out.push(Ingested::Duplicate((*id).to_owned()));
+                continue;
+            }
+            let lookup = existing_statement(row, DatabaseBackend::Sqlite)
+                .expect("a row with a message id has a key");
             let mut prepared = conn.prepare_cached(&lookup.sql)?;
             bind(&mut prepared, &lookup)?;
             let mut found = prepared.raw_query();
@@ -81,12 +104,21 @@ pub(super) fn apply_sqlite(
                 out.push(Ingested::Duplicate(existing.get(0)?));
                 continue;
             }
+            batch.insert(key, &row.id);
         }
-        let insert = insert(row, DatabaseBackend::Sqlite);
-        let mut prepared = conn.prepare_cached(&insert.sql)?;
-        bind(&mut prepared, &insert)?;
-        prepared.raw_execute()?;
+        fresh.push(row);
         out.push(Ingested::Created);
+    }
+    let mut rest = &fresh[..];
+    for size in INSERT_SIZES {
+        while rest.len() >= size {
+            let (chunk, after) = rest.split_at(size);
+            let insert = insert(chunk, DatabaseBackend::Sqlite);
+            let mut prepared = conn.prepare_cached(&insert.sql)?;
+            bind(&mut prepared, &insert)?;
+            prepared.raw_execute()?;
+            rest = after;
+        }
     }
     Ok(out)
 }

@@ -4,7 +4,7 @@
 
 use super::reader::{bind, comm_row, media_row, query};
 use crate::store::StoreError;
-use crate::store::writer::{Applied, SqliteWriter, Target, WriteOp, insert_comm, statements};
+use crate::store::writer::{Applied, SqliteWriter, Target, WriteOp, insert_comms, statements};
 use crate::store::{erasure, index, ingest};
 use entity::{comm, media};
 use sea_orm::DatabaseBackend;
@@ -58,7 +58,7 @@ fn apply_sqlite(
                     Applied::Erased(erasure::sqlite_apply(conn, customer, at, mark)?)
                 }
                 WriteOp::Ingest(rows) => {
-                    Applied::Ingested(ingest::apply_sqlite(conn, rows, insert_comm)?)
+                    Applied::Ingested(ingest::apply_sqlite(conn, rows, insert_comms)?)
                 }
                 WriteOp::UpdateComm { id, .. } => {
                     let before = comm_by_id(conn, id)?;

@@ -271,12 +271,16 @@ const WORDS: &[&str] = &[
 ];
 
 /// A word of the bodies' vocabulary to search for: letters only, four or more of them.
+/// (The list is made once: the client draws a word per request on the server's cores.)
 pub fn search_word(rng: &mut Rng) -> &'static str {
-    let words: Vec<&'static str> = WORDS
-        .iter()
-        .copied()
-        .filter(|w| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
-        .collect();
+    static SEARCHABLE: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let words = SEARCHABLE.get_or_init(|| {
+        WORDS
+            .iter()
+            .copied()
+            .filter(|w| w.chars().count() >= 4 && w.chars().all(char::is_alphabetic))
+            .collect()
+    });
     words[rng.below(words.len() as u64) as usize]
 }
 

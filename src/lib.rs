@@ -43,7 +43,8 @@
 //!   (a common word matches a third of a million rows); within one customer or order it first
 //!   reads that key's rows in order and matches them in Rust before decoding them
 //!   (`sqlite_scanned`, with `model::search::Matcher`: a row's words folded into one string
-//!   — for one-word phrases only mapped, byte for byte, not cut — each phrase found by a
+//!   — for one-word phrases only mapped from the stored bytes, 16 ASCII bytes at a time, not
+//!   cut — each phrase found by a
 //!   substring search at a word's start, held equal to the reference matcher
 //!   `Search::matches` by `matching_texts_equals_the_reference`). Held equal to that
 //!   condition, sorted, by `store::search::tests::ordered_pages_equal_the_sorted_matches`

@@ -368,6 +368,9 @@ pub(super) fn sqlite_maintain(conn: &rusqlite::Connection) -> rusqlite::Result<M
 pub(super) struct Touched {
     pub comms: Vec<String>,
     pub media: Vec<String>,
+    /// The words of comms the batch inserted (`createComm`), by id: indexed from what was
+    /// written instead of read back, when nothing else in the batch touched the row.
+    pub inserted_comms: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// Re-indexes `ids` of `table` in `txn` (PostgreSQL, MySQL): each present row's words are
@@ -380,38 +383,43 @@ async fn pool_reindex(
     ids: &[String],
     keep: bool,
 ) -> Result<(), StoreError> {
+    let (words, gone) = pool_read_words(txn, backend, table, ids).await?;
+    pool_write_words(txn, backend, table, words, &gone, keep).await
+}
+
+fn placeholders(pg: bool, n: usize, from: usize) -> String {
+    (0..n)
+        .map(|i| match pg {
+            true => format!("${}", from + i),
+            false => "?".into(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The words of each of `ids` of `table` present in `txn`, and the ids absent.
+async fn pool_read_words(
+    txn: &DatabaseTransaction,
+    backend: DatabaseBackend,
+    table: Table,
+    ids: &[String],
+) -> Result<(Vec<(String, Vec<String>)>, Vec<String>), StoreError> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
     let pg = backend == DatabaseBackend::Postgres;
-    let placeholders = |n: usize, from: usize| -> String {
-        (0..n)
-            .map(|i| {
-                if pg {
-                    format!("${}", from + i)
-                } else {
-                    "?".into()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let select = format!(
         "SELECT {} FROM {} WHERE id IN ({})",
         table.columns(),
         table.seed(),
-        placeholders(ids.len(), 1)
+        placeholders(pg, ids.len(), 1)
     );
     let params: Vec<Value> = ids.iter().map(|id| Value::from(id.as_str())).collect();
     let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            select,
-            params.clone(),
-        ))
+        .query_all_raw(Statement::from_sql_and_values(backend, select, params))
         .await?;
     let mut present = std::collections::HashSet::new();
-    let mut values: Vec<Value> = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = row.try_get_by_index(0)?;
         let text = |i: usize| row.try_get_by_index::<Option<String>>(i).ok().flatten();
@@ -427,29 +435,51 @@ async fn pool_reindex(
             }
         };
         present.insert(id.clone());
+        out.push((id, words));
+    }
+    let gone = ids
+        .iter()
+        .filter(|id| !present.contains(*id))
+        .cloned()
+        .collect();
+    Ok((out, gone))
+}
+
+/// Writes the words of rows of `table` to its search side table (replacing what was there,
+/// unless `keep`) and removes the entries of `gone` (unless `keep`).
+async fn pool_write_words(
+    txn: &DatabaseTransaction,
+    backend: DatabaseBackend,
+    table: Table,
+    words: Vec<(String, Vec<String>)>,
+    gone: &[String],
+    keep: bool,
+) -> Result<(), StoreError> {
+    let pg = backend == DatabaseBackend::Postgres;
+    let side = table.side();
+    if !gone.is_empty() && !keep {
+        let sql = format!(
+            "DELETE FROM {side} WHERE id IN ({})",
+            placeholders(pg, gone.len(), 1)
+        );
+        let gone = gone
+            .iter()
+            .map(|id| Value::from(id.as_str()))
+            .collect::<Vec<_>>();
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, gone))
+            .await?;
+    }
+    if words.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(2 * words.len());
+    for (id, words) in words {
         values.push(Value::from(id));
         values.push(Value::from(if pg {
             tsvector(&words)
         } else {
             spaced(&words)
         }));
-    }
-    let gone: Vec<Value> = ids
-        .iter()
-        .filter(|id| !present.contains(*id))
-        .map(|id| Value::from(id.as_str()))
-        .collect();
-    let side = table.side();
-    if !gone.is_empty() && !keep {
-        let sql = format!(
-            "DELETE FROM {side} WHERE id IN ({})",
-            placeholders(gone.len(), 1)
-        );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, gone))
-            .await?;
-    }
-    if values.is_empty() {
-        return Ok(());
     }
     let tuples = (0..values.len() / 2)
         .map(|i| {
@@ -491,7 +521,24 @@ pub(super) async fn pool_index_touched(
         // queued the rows, and the upkeep, where there is one, indexes them.
         return Ok(());
     }
-    for chunk in touched.comms.chunks(500) {
+    // A comm the batch inserted and touched no more is indexed from the words it was written
+    // with; every other one is read back (an update or delete may have followed).
+    let mut times = std::collections::HashMap::<&str, usize>::new();
+    for id in &touched.comms {
+        *times.entry(id.as_str()).or_default() += 1;
+    }
+    let (known, read): (Vec<&String>, Vec<&String>) = touched.comms.iter().partition(|id| {
+        times[id.as_str()] == 1 && touched.inserted_comms.contains_key(id.as_str())
+    });
+    let known: Vec<(String, Vec<String>)> = known
+        .into_iter()
+        .map(|id| (id.clone(), touched.inserted_comms[id.as_str()].clone()))
+        .collect();
+    let read: Vec<String> = read.into_iter().cloned().collect();
+    for chunk in known.chunks(500) {
+        pool_write_words(txn, backend, Table::Comms, chunk.to_vec(), &[], false).await?;
+    }
+    for chunk in read.chunks(500) {
         pool_reindex(txn, backend, Table::Comms, chunk, false).await?;
     }
     for chunk in touched.media.chunks(500) {

@@ -516,7 +516,11 @@ async fn pool_media(
 /// Notes the rows `op` changes (their search entries follow in the same transaction).
 fn touch(touched: &mut Touched, op: &WriteOp) {
     match op {
-        WriteOp::InsertComm(row) => touched.comms.push(row.id.clone()),
+        WriteOp::InsertComm(row) => {
+            touched.comms.push(row.id.clone());
+            let words = super::search::comm_words(row.subject.as_deref(), row.body.as_deref());
+            touched.inserted_comms.insert(row.id.clone(), words);
+        }
         WriteOp::UpdateComm { id, .. }
         | WriteOp::DeleteComm { id, .. }
         | WriteOp::RestoreComm(id) => touched.comms.push(id.clone()),

@@ -126,13 +126,7 @@ impl Matcher {
 
     /// Adds one of the row's texts (its words never run into the previous text's).
     pub fn push_text(&mut self, text: &str) {
-        match self.single_words {
-            true => {
-                self.mapped.push(b' ');
-                map_text(text.as_bytes(), &mut self.mapped);
-            }
-            false => normalise(text, &mut self.folded),
-        }
+        self.push_bytes(text.as_bytes());
     }
 
     /// [`push_text`](Self::push_text) of a text as stored (SQLite's bytes), not checked for

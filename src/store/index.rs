@@ -384,7 +384,7 @@ async fn pool_reindex(
     keep: bool,
 ) -> Result<(), StoreError> {
     let (words, gone) = pool_read_words(txn, backend, table, ids).await?;
-    pool_write_words(txn, backend, table, words, &gone, keep).await
+    pool_write_words(txn, backend, table, &words, &gone, keep).await
 }
 
 fn placeholders(pg: bool, n: usize, from: usize) -> String {
@@ -451,7 +451,7 @@ async fn pool_write_words(
     txn: &DatabaseTransaction,
     backend: DatabaseBackend,
     table: Table,
-    words: Vec<(String, Vec<String>)>,
+    words: &[(String, Vec<String>)],
     gone: &[String],
     keep: bool,
 ) -> Result<(), StoreError> {
@@ -474,11 +474,11 @@ async fn pool_write_words(
     }
     let mut values: Vec<Value> = Vec::with_capacity(2 * words.len());
     for (id, words) in words {
-        values.push(Value::from(id));
+        values.push(Value::from(id.as_str()));
         values.push(Value::from(if pg {
-            tsvector(&words)
+            tsvector(words)
         } else {
-            spaced(&words)
+            spaced(words)
         }));
     }
     let tuples = (0..values.len() / 2)
@@ -527,16 +527,16 @@ pub(super) async fn pool_index_touched(
     for id in &touched.comms {
         *times.entry(id.as_str()).or_default() += 1;
     }
-    let (known, read): (Vec<&String>, Vec<&String>) = touched.comms.iter().partition(|id| {
-        times[id.as_str()] == 1 && touched.inserted_comms.contains_key(id.as_str())
-    });
-    let known: Vec<(String, Vec<String>)> = known
-        .into_iter()
-        .map(|id| (id.clone(), touched.inserted_comms[id.as_str()].clone()))
-        .collect();
-    let read: Vec<String> = read.into_iter().cloned().collect();
+    let mut known = Vec::new();
+    let mut read = Vec::new();
+    for id in &touched.comms {
+        match touched.inserted_comms.get(id) {
+            Some(words) if times[id.as_str()] == 1 => known.push((id.clone(), words.clone())),
+            _ => read.push(id.clone()),
+        }
+    }
     for chunk in known.chunks(500) {
-        pool_write_words(txn, backend, Table::Comms, chunk.to_vec(), &[], false).await?;
+        pool_write_words(txn, backend, Table::Comms, chunk, &[], false).await?;
     }
     for chunk in read.chunks(500) {
         pool_reindex(txn, backend, Table::Comms, chunk, false).await?;

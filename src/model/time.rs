@@ -40,11 +40,13 @@ pub fn output_text(t: DateTime<Utc>) -> String {
 /// Appends [`output_text`] of `t`, quoted as a JSON string, without building a `String`.
 pub fn write_output_json(t: DateTime<Utc>, out: &mut Vec<u8>) {
     use chrono::{Datelike, Timelike};
+    // The UTC calendar fields, computed once (each of `DateTime`'s accessors converts).
+    let t = t.naive_utc();
     let (year, nanos) = (t.year(), t.nanosecond());
     if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
         // Years chrono writes with a sign, and leap seconds: the general formatter.
         out.push(b'"');
-        out.extend_from_slice(output_text(t).as_bytes());
+        out.extend_from_slice(output_text(t.and_utc()).as_bytes());
         out.push(b'"');
         return;
     }

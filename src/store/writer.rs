@@ -431,6 +431,9 @@ async fn apply(
             for statement in history_statements(backend, op, &trace, &done, at, *by) {
                 txn.execute_raw(statement).await?;
             }
+            if let (WriteOp::Ingest(rows), Applied::Ingested(outcomes)) = (op, &done) {
+                touch_ingested(&mut touched, rows, outcomes);
+            }
             applied.push(done);
         }
         // The search index in the same transaction: searchable once acknowledged.
@@ -516,11 +519,7 @@ async fn pool_media(
 /// Notes the rows `op` changes (their search entries follow in the same transaction).
 fn touch(touched: &mut Touched, op: &WriteOp) {
     match op {
-        WriteOp::InsertComm(row) => {
-            touched.comms.push(row.id.clone());
-            let words = super::search::comm_words(row.subject.as_deref(), row.body.as_deref());
-            touched.inserted_comms.insert(row.id.clone(), words);
-        }
+        WriteOp::InsertComm(row) => touch_inserted(touched, row),
         WriteOp::UpdateComm { id, .. }
         | WriteOp::DeleteComm { id, .. }
         | WriteOp::RestoreComm(id) => touched.comms.push(id.clone()),
@@ -530,9 +529,27 @@ fn touch(touched: &mut Touched, op: &WriteOp) {
         }
         // The erasure removes its rows' search entries itself.
         WriteOp::PurgeTrash(_) | WriteOp::EraseCustomer(_) => {}
-        WriteOp::Ingest(rows) => touched.comms.extend(rows.iter().map(|r| r.id.clone())),
+        // Only the rows it created, once it has run (`touch_ingested`).
+        WriteOp::Ingest(_) => {}
         WriteOp::Search => {}
     }
+}
+
+/// The comms an ingest created, with the words they were written with (its duplicates wrote
+/// nothing: there is nothing to index for them).
+fn touch_ingested(touched: &mut Touched, rows: &[comm::Model], outcomes: &[Ingested]) {
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        if matches!(outcome, Ingested::Created) {
+            touch_inserted(touched, row);
+        }
+    }
+}
+
+/// A comm the batch inserted, with the words it was written with.
+fn touch_inserted(touched: &mut Touched, row: &comm::Model) {
+    touched.comms.push(row.id.clone());
+    let words = super::search::comm_words(row.subject.as_deref(), row.body.as_deref());
+    touched.inserted_comms.insert(row.id.clone(), words);
 }
 
 /// The statement that inserts `row` (for [`super::ingest`], which decides whether to).

@@ -17,7 +17,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row};
 use sea_orm::{ActiveEnum, DbErr, Statement, Value};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
@@ -384,23 +384,58 @@ pub(crate) fn instant(row: &Row<'_>, idx: usize, column: &str) -> rusqlite::Resu
     stored_instant(raw).ok_or_else(|| decode_error(column, format!("invalid datetime: {raw}")))
 }
 
-pub(crate) fn enumerated<E: ActiveEnum<Value = String>>(
+pub(crate) fn enumerated<E: StoredEnum>(
     row: &Row<'_>,
     idx: usize,
     column: &str,
 ) -> rusqlite::Result<Option<E>> {
     text(row, idx, column)?
-        .map(|raw| E::try_from_value(&raw.to_owned()).map_err(|e| decode_error(column, e)))
+        .map(
+            |raw| match E::stored().iter().find(|(value, _)| value == raw) {
+                Some((_, known)) => Ok(*known),
+                // Not a value of the enum: SeaORM's own error says so.
+                None => E::try_from_value(&raw.to_owned()).map_err(|e| decode_error(column, e)),
+            },
+        )
         .transpose()
 }
 
-fn json<T: serde::de::DeserializeOwned>(
+/// An enum column: its stored values as the entity declares them, listed once, so a row's
+/// value is found without allocating.
+pub(crate) trait StoredEnum: ActiveEnum<Value = String> + Copy + 'static {
+    fn stored() -> &'static [(String, Self)];
+}
+
+macro_rules! stored_enum {
+    ($($enum:ty),*) => {$(
+        impl StoredEnum for $enum {
+            fn stored() -> &'static [(String, Self)] {
+                static VALUES: LazyLock<Vec<(String, $enum)>> = LazyLock::new(|| {
+                    <$enum as sea_orm::Iterable>::iter().map(|e| (e.to_value(), e)).collect()
+                });
+                &VALUES
+            }
+        }
+    )*};
+}
+
+stored_enum!(
+    entity::CommType,
+    entity::CommDirection,
+    entity::MediaDirection
+);
+
+/// A JSON list column; the empty list (most rows' attachments) without the parser.
+fn json_list<T: serde::de::DeserializeOwned + Default>(
     row: &Row<'_>,
     idx: usize,
     column: &str,
 ) -> rusqlite::Result<Option<T>> {
     text(row, idx, column)?
-        .map(|raw| serde_json::from_str(raw).map_err(|e| decode_error(column, e)))
+        .map(|raw| match raw {
+            "[]" => Ok(T::default()),
+            _ => serde_json::from_str(raw).map_err(|e| decode_error(column, e)),
+        })
         .transpose()
 }
 
@@ -415,7 +450,7 @@ pub fn comm_row(row: &Row<'_>) -> rusqlite::Result<comm::Model> {
             .ok_or_else(|| decode_error("direction", "NULL"))?,
         subject: owned(row, 4, "subject")?,
         body: owned(row, 5, "body")?,
-        attachments: json(row, 6, "attachments")?,
+        attachments: json_list(row, 6, "attachments")?,
         ext_message_id: owned(row, 7, "ext_message_id")?,
         logged_by: owned(row, 8, "logged_by")?,
         occurred_at: instant(row, 9, "occurred_at")?,
@@ -433,7 +468,7 @@ pub fn media_row(row: &Row<'_>) -> rusqlite::Result<media::Model> {
         nextcloud_path: required(row, 4, "nextcloud_path")?.to_owned(),
         mime_type: owned(row, 5, "mime_type")?,
         direction: enumerated(row, 6, "direction")?,
-        tags: json(row, 7, "tags")?,
+        tags: json_list(row, 7, "tags")?,
         uploaded_by: owned(row, 8, "uploaded_by")?,
         created_at: instant(row, 9, "created_at")?,
     })

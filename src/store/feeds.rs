@@ -217,7 +217,6 @@ impl<E: EntityTrait> Searched<E> {
 /// How a search scan reads a comm row before decoding it: its texts straight from SQLite.
 const COMM_TEXTS: RowTexts = RowTexts {
     texts: sqlite_reader::comm_row_texts,
-    key: sqlite_reader::comm_row_key,
 };
 
 /// How a search scan reads a media row: decoded (its tags are JSON), then matched.
@@ -226,7 +225,6 @@ const MEDIA_TEXTS: RowTexts = RowTexts {
         media_model_texts(&sqlite_reader::media_row(row)?, matcher);
         Ok(())
     },
-    key: sqlite_reader::media_row_key,
 };
 
 fn comm_key(row: &comm::Model) -> (DateTime<Utc>, String) {

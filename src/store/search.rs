@@ -526,12 +526,14 @@ where
 pub(super) const SCAN_BUDGET: usize = 1_344;
 
 /// One page part of a search within a customer's (or an order's) rows on SQLite: reads the
-/// rows of `matching` (every column the words come from) nearest first in growing chunks from
-/// the index of that key, and keeps those whose texts match (`row.texts`, read before a row
-/// is decoded: only matches are), as [`Search::matches`] says (the reference every index is
-/// held to). A customer's few hundred rows are read faster than FTS5 intersects the
-/// customer's list with a common word's. `None` when `budget` rows were read without
-/// completing the page: the caller then asks FTS5 ([`sqlite_ordered`]).
+/// rows of `matching` (every column the words come from) nearest first from the index of
+/// that key, by one statement of at most `budget` rows that is stepped only as far as the
+/// page needs (SQLite yields an index-ordered read row by row), and keeps those whose texts
+/// match (`row.texts`, read before a row is decoded: only matches are), as
+/// [`Search::matches`] says (the reference every index is held to). A customer's few
+/// hundred rows are read faster than FTS5 intersects the customer's list with a common
+/// word's. `None` when `budget` rows were read without completing the page: the caller then
+/// asks FTS5 ([`sqlite_ordered`]).
 pub(super) fn sqlite_scanned<E, T>(
     conn: &rusqlite::Connection,
     search: &SqliteSearch,
@@ -551,69 +553,41 @@ where
         ..
     } = *reading;
     let want = seek.limit as usize + 1;
+    let budget = budget.max(1);
+    let statement = rows(
+        DatabaseBackend::Sqlite,
+        matching.clone(),
+        columns,
+        kind,
+        &seek.clone().with_limit(budget as u64 - 1),
+    );
+    let mut prepared = conn.prepare_cached(&statement.sql)?;
+    super::sqlite::reader::bind(&mut prepared, &statement)?;
+    let mut found = prepared.raw_query();
+    let mut matcher = Matcher::new(&search.search);
     let mut held = Vec::new();
     let mut read = 0;
-    let mut chunk = 64;
-    let mut from = seek.clone();
-    let mut matcher = Matcher::new(&search.search);
-    while read < budget {
-        let statement = rows(
-            DatabaseBackend::Sqlite,
-            matching.clone(),
-            columns,
-            kind,
-            &from.clone().with_limit(chunk as u64 - 1),
-        );
-        let mut prepared = conn.prepare_cached(&statement.sql)?;
-        super::sqlite::reader::bind(&mut prepared, &statement)?;
-        let mut found = prepared.raw_query();
-        let mut n = 0;
-        let mut last = None;
-        while let Some(r) = found.next()? {
-            n += 1;
-            if n == chunk {
-                // The last row of a full chunk: where the next one starts.
-                let (at, id) = (row.key)(r)?;
-                last = Some(crate::model::Key {
-                    at,
-                    id: id.to_owned(),
-                    kind,
-                });
-            }
-            matcher.clear();
-            (row.texts)(r, &mut matcher)?;
-            if matcher.matches() {
-                held.push(decode(r)?);
-                if held.len() == want {
-                    return Ok(Some(held));
-                }
+    while let Some(r) = found.next()? {
+        read += 1;
+        matcher.clear();
+        (row.texts)(r, &mut matcher)?;
+        if matcher.matches() {
+            held.push(decode(r)?);
+            if held.len() == want {
+                return Ok(Some(held));
             }
         }
-        read += n;
-        if n < chunk {
-            return Ok(Some(held));
-        }
-        match from.toward {
-            Toward::Older => from.after = last,
-            Toward::Newer => from.before = last,
-        }
-        chunk = (chunk * 4).min(budget.saturating_sub(read).max(1));
     }
-    Ok(None)
+    // Fewer rows than the budget: every row of the key was read.
+    Ok((read < budget).then_some(held))
 }
 
-/// A raw row's order key (time, id), borrowed from the row.
-pub(super) type RowKey =
-    for<'r> fn(&'r rusqlite::Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)>;
-
-/// How [`sqlite_scanned`] looks at a row before it decodes it (the functions beside the
-/// table's decoder in `store::sqlite::reader`, which know its columns' positions).
+/// How [`sqlite_scanned`] looks at a row before it decodes it (the function beside the
+/// table's decoder in `store::sqlite::reader`, which knows its columns' positions).
 pub(super) struct RowTexts {
     /// Pushes the row's searchable texts to the matcher (those [`comm_words`] or
     /// [`media_words`] index).
     pub texts: fn(&rusqlite::Row<'_>, &mut Matcher) -> rusqlite::Result<()>,
-    /// The row's order key: where the next chunk starts (read of a chunk's last row only).
-    pub key: RowKey,
 }
 
 /// The texts a stored media item is found by (those [`media_words`] reads from the table).

@@ -497,17 +497,6 @@ pub fn comm_row_texts(
     Ok(())
 }
 
-/// A comm row's order key (`occurred_at`, `id`), as [`comm_row`] reads it, without decoding
-/// the rest.
-pub fn comm_row_key<'r>(row: &'r Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)> {
-    Ok((instant(row, 9, "occurred_at")?, required(row, 0, "id")?))
-}
-
-/// A media row's order key (`created_at`, `id`), as [`media_row`] reads it.
-pub fn media_row_key<'r>(row: &'r Row<'_>) -> rusqlite::Result<(DateTime<Utc>, &'r str)> {
-    Ok((instant(row, 9, "created_at")?, required(row, 0, "id")?))
-}
-
 /// Decodes a single integer (a `COUNT(*)`).
 pub fn count_row(row: &Row<'_>) -> rusqlite::Result<u64> {
     let n: i64 = row.get(0)?;

@@ -9,7 +9,7 @@
 //!
 //! On PostgreSQL the writer does not publish itself: each batch sends `pg_notify` in its
 //! transaction (the id, kind and keys of each change; PostgreSQL delivers it only on commit,
-//! in commit order), and every replica's listener ([`spawn_pg_listener`]) reads the rows and
+//! in commit order), and every replica's listener (`spawn_pg_listener`) reads the rows and
 //! publishes them, its own writes included, so all replicas see one order. On SQLite and
 //! MySQL/MariaDB delivery is in-process: changes made by other processes are not seen.
 

@@ -13,7 +13,7 @@
 //! A document number is minus the row's *position*: its time in whole seconds times 2^24,
 //! plus a free slot within that second. FTS5 hands matches out in document order (ascending
 //! is its fast direction), so a page of the newest matches reads the newest documents first
-//! and stops early ([`sqlite_ordered`]), instead of sorting every match of a common word.
+//! and stops early (`sqlite_ordered`), instead of sorting every match of a common word.
 //! Rows whose time is no canonical instant get positions in a reserved range above every
 //! second and are always read. A prefix is expanded to the words of the vocabulary that start
 //! with it (`crm_search_terms`), so a search streams instead of merging every word's list.

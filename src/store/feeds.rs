@@ -141,6 +141,15 @@ pub(super) fn rows_statement<E: EntityTrait>(
     part(backend, matching, columns, kind, &seek).rows
 }
 
+/// Where one table's page comes from.
+enum Source<E: EntityTrait> {
+    /// Its part's statements (planned only when they are run: a search on SQLite reads
+    /// through [`Searched`] instead).
+    Part(Part),
+    /// A search on SQLite.
+    Searched(Box<Searched<E>>),
+}
+
 /// A search page on SQLite, read in FTS5's document order instead of the part's statement
 /// (see [`super::search::sqlite_ordered`]).
 struct Searched<E: EntityTrait> {
@@ -335,16 +344,9 @@ impl Store {
         total: bool,
     ) -> Result<Slice<comm::Model>, StoreError> {
         let backend = self.backend();
-        let matching = comm_query(filter, backend);
-        let part = part(
-            backend,
-            project(matching.clone(), columns),
-            COMM_KEY,
-            Kind::Comm,
-            &seek,
-        );
-        let searched = match (backend, parsed(filter.search.as_deref())) {
-            (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
+        let matching = || comm_query(filter, backend);
+        let source = match (backend, parsed(filter.search.as_deref())) {
+            (DatabaseBackend::Sqlite, Some(Some(search))) => Source::Searched(Box::new(Searched {
                 search: SqliteSearch::new(Table::Comms, &search, &comm_keys(filter)),
                 matching: project(comm_unsearched(filter, backend), columns),
                 scanned: project(
@@ -358,19 +360,18 @@ impl Store {
                 kind: Kind::Comm,
                 texts: &COMM_TEXTS,
                 budget: self.scan_budget(),
-            }),
-            _ => None,
+            })),
+            _ => Source::Part(part(
+                backend,
+                project(matching(), columns),
+                COMM_KEY,
+                Kind::Comm,
+                &seek,
+            )),
         };
-        let count = total.then(|| count_statement(backend, matching));
-        self.slice::<comm::Entity>(
-            part,
-            searched,
-            count,
-            seek,
-            comm_key,
-            sqlite_reader::comm_row,
-        )
-        .await
+        let count = total.then(|| count_statement(backend, matching()));
+        self.slice::<comm::Entity>(source, count, seek, comm_key, sqlite_reader::comm_row)
+            .await
     }
 
     /// A page of media matching `filter`, as `seek` says, and the number of all matches when
@@ -382,10 +383,9 @@ impl Store {
         total: bool,
     ) -> Result<Slice<media::Model>, StoreError> {
         let backend = self.backend();
-        let matching = media_query(filter, backend);
-        let part = part(backend, matching.clone(), MEDIA_KEY, Kind::Media, &seek);
-        let searched = match (backend, parsed(filter.search.as_deref())) {
-            (DatabaseBackend::Sqlite, Some(Some(search))) => Some(Searched {
+        let matching = || media_query(filter, backend);
+        let source = match (backend, parsed(filter.search.as_deref())) {
+            (DatabaseBackend::Sqlite, Some(Some(search))) => Source::Searched(Box::new(Searched {
                 search: SqliteSearch::new(Table::Media, &search, &media_keys(filter)),
                 matching: media_unsearched(filter, backend),
                 scanned: media_unsearched(filter, backend),
@@ -393,26 +393,19 @@ impl Store {
                 kind: Kind::Media,
                 texts: &MEDIA_TEXTS,
                 budget: self.scan_budget(),
-            }),
-            _ => None,
+            })),
+            _ => Source::Part(part(backend, matching(), MEDIA_KEY, Kind::Media, &seek)),
         };
-        let count = total.then(|| count_statement(backend, matching));
-        self.slice::<media::Entity>(
-            part,
-            searched,
-            count,
-            seek,
-            media_key,
-            sqlite_reader::media_row,
-        )
-        .await
+        let count = total.then(|| count_statement(backend, matching()));
+        self.slice::<media::Entity>(source, count, seek, media_key, sqlite_reader::media_row)
+            .await
     }
 
-    /// Runs one table's `part` and, when given, `count`: on SQLite in one snapshot.
+    /// Reads one table's page from `source` and, when given, runs `count`: on SQLite in one
+    /// snapshot.
     async fn slice<E>(
         &self,
-        part: Part,
-        searched: Option<Searched<E>>,
+        source: Source<E>,
         count: Option<Statement>,
         seek: Seek,
         key: fn(&E::Model) -> (DateTime<Utc>, String),
@@ -427,15 +420,18 @@ impl Store {
                 // A page through an index is bounded, and so is a search within one customer's
                 // or order's rows (a scan of at most `budget` rows first); a search across
                 // all rows or a count grows with the data.
-                let bounded = searched.as_ref().is_none_or(|s| s.search.keyed());
+                let bounded = match &source {
+                    Source::Part(_) => true,
+                    Source::Searched(searched) => searched.search.keyed(),
+                };
                 let placement = match bounded && count.is_none() {
                     true => Placement::Inline,
                     false => Placement::Blocking,
                 };
                 lite.snapshot(placement, move |conn| {
-                    let (rows, beyond) = match &searched {
-                        Some(searched) => searched.run(conn, &seek, key, decode)?,
-                        None => sqlite_part(conn, &part, decode)?,
+                    let (rows, beyond) = match &source {
+                        Source::Searched(searched) => searched.run(conn, &seek, key, decode)?,
+                        Source::Part(part) => sqlite_part(conn, part, decode)?,
                     };
                     let total = count.as_ref().map(|c| sqlite_count(conn, c)).transpose()?;
                     Ok(finish(rows, &seek, beyond, total))
@@ -443,6 +439,9 @@ impl Store {
                 .await
             }
             Reader::Pool(db) => {
+                let Source::Part(part) = source else {
+                    unreachable!("a search is read through FTS5 on SQLite only");
+                };
                 let (rows, beyond) = pool_part::<E>(db, part).await?;
                 let total = match count {
                     Some(c) => Some(pool_count(db, c).await?),

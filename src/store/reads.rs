@@ -259,7 +259,7 @@ impl Store {
         .offset(page.offset as u64);
         self.listing(
             rows,
-            comm_query(filter, self.backend()),
+            || comm_query(filter, self.backend()),
             filter.customer_id.is_some(),
             page,
             want,
@@ -297,7 +297,7 @@ impl Store {
         .offset(page.offset as u64);
         self.listing(
             rows,
-            media_query(filter, self.backend()),
+            || media_query(filter, self.backend()),
             filter.customer_id.is_some() || filter.order_id.is_some(),
             page,
             want,
@@ -329,7 +329,7 @@ impl Store {
     async fn listing<E>(
         &self,
         rows: Select<E>,
-        matching: Select<E>,
+        matching: impl FnOnce() -> Select<E>,
         keyed: bool,
         page: Page,
         want: Want,
@@ -342,11 +342,13 @@ impl Store {
         match &self.read {
             Reader::Sqlite(lite) => {
                 let rows = want.rows.then(|| self.sql(rows));
-                let count = self.sql(
-                    matching
-                        .select_only()
-                        .column_as(Expr::cust("COUNT(*)"), "num_items"),
-                );
+                let count = want.total.then(|| {
+                    self.sql(
+                        matching()
+                            .select_only()
+                            .column_as(Expr::cust("COUNT(*)"), "num_items"),
+                    )
+                });
                 // Without a count, or counting one customer's or order's rows, the read is
                 // bounded: inline (see `Placement`).
                 let placement = match !want.total || keyed {
@@ -365,7 +367,7 @@ impl Store {
                 let total = match Total::after(want, page, rows.len()) {
                     Total::Unwanted => None,
                     Total::Known(total) => Some(total),
-                    Total::Count => Some(matching.count(db).await?),
+                    Total::Count => Some(matching().count(db).await?),
                 };
                 Ok(Listing { rows, total })
             }

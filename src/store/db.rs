@@ -4,7 +4,7 @@
 use super::changes::Changes;
 use super::sqlite::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::writer::SqliteWriter;
-use super::{Reader, SqliteReader, Store, Writer};
+use super::{PooledReader, Reader, SqliteReader, Store, Writer};
 use crate::config::{DbConfig, SqliteSynchronous};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Sync};
@@ -135,8 +135,11 @@ impl Store {
         let pool = connect(cfg, default_max_connections(cfg)).await?;
         let changes = Changes::new(cfg.subscription_buffer);
         match pool.get_database_backend() {
+            // The listener's connection from a pool of its own: the reads' pool lends its
+            // connections to the reads' stack (`PooledReader`), which a listener reconnecting
+            // under load would otherwise wait for.
             DatabaseBackend::Postgres => {
-                super::changes::spawn_pg_listener(pool.clone(), changes.clone()).await?
+                super::changes::spawn_pg_listener(connect(cfg, 2).await?, changes.clone()).await?
             }
             _ => tracing::warn!(
                 "MySQL/MariaDB: subscriptions deliver only the changes made through this server process; \
@@ -145,7 +148,7 @@ impl Store {
         }
         let (writer, task) = Writer::spawn(write, changes.clone());
         Ok((
-            Store::new(Reader::Pool(pool), writer, changes)
+            Store::new(Reader::Pool(PooledReader::new(pool)), writer, changes)
                 .started(cfg)
                 .await?,
             task,

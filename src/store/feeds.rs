@@ -28,8 +28,8 @@ use chrono::{DateTime, Utc};
 use entity::{CommDirection, CommType, comm, media};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 
 /// Rows with a key after `key` in newest-first order (older, or equal time and smaller id);
@@ -311,7 +311,7 @@ fn sqlite_count(conn: &rusqlite::Connection, stmt: &Statement) -> rusqlite::Resu
 
 /// One part through a pool.
 async fn pool_part<E: EntityTrait>(
-    db: &DatabaseConnection,
+    db: &super::PooledReader,
     part: Part,
 ) -> Result<(Vec<E::Model>, bool), StoreError> {
     let rows = E::find().from_raw_sql(part.rows).all(db).await?;
@@ -322,7 +322,7 @@ async fn pool_part<E: EntityTrait>(
     Ok((rows, beyond))
 }
 
-async fn pool_count(db: &DatabaseConnection, stmt: Statement) -> Result<u64, StoreError> {
+async fn pool_count(db: &super::PooledReader, stmt: Statement) -> Result<u64, StoreError> {
     let n: i64 = match db.query_one_raw(stmt).await? {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,

@@ -3,7 +3,8 @@
 //! above it does. It imports only the domain model ([`crate::model`]) and the configuration.
 //!
 //! On SQLite (the default backend) reads and writes skip SeaORM's executor through the fast
-//! path in [`sqlite`], with the same SeaQuery statements.
+//! path in [`sqlite`], with the same SeaQuery statements. On PostgreSQL and MySQL reads run on connections
+//! kept between queries ([`pooled`]).
 
 pub mod changes;
 mod db;
@@ -14,6 +15,7 @@ mod feeds;
 mod history;
 mod index;
 mod ingest;
+pub mod pooled;
 mod reads;
 pub mod search;
 pub mod sqlite;
@@ -24,7 +26,8 @@ pub mod writer;
 
 pub use db::{connect, migrate};
 pub use error::StoreError;
-use sea_orm::{DatabaseBackend, DatabaseConnection};
+pub use pooled::PooledReader;
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 pub use sqlite::reader::{SqliteReader, sqlite_path};
 use std::sync::Arc;
 pub use writer::{WriteOp, Writer};
@@ -52,11 +55,11 @@ pub struct PoolStats {
 }
 
 /// Where reads go: SQLite files are read through [`SqliteReader`], the servers through a
-/// SeaORM pool.
+/// SeaORM pool whose connections are kept between queries ([`PooledReader`]).
 #[derive(Clone)]
 pub enum Reader {
     Sqlite(Arc<SqliteReader>),
-    Pool(DatabaseConnection),
+    Pool(PooledReader),
 }
 
 impl Store {
@@ -100,22 +103,9 @@ impl Store {
         match &self.read {
             Reader::Sqlite(lite) => lite.stats(),
             Reader::Pool(db) => {
-                let (size, idle) = match db.get_database_backend() {
-                    DatabaseBackend::Postgres => {
-                        let pool = db.get_postgres_connection_pool();
-                        (pool.size(), pool.num_idle())
-                    }
-                    DatabaseBackend::MySql => {
-                        let pool = db.get_mysql_connection_pool();
-                        (pool.size(), pool.num_idle())
-                    }
-                    _ => {
-                        let pool = db.get_sqlite_connection_pool();
-                        (pool.size(), pool.num_idle())
-                    }
-                };
+                let (size, idle) = db.stats();
                 PoolStats {
-                    in_use: (size as usize).saturating_sub(idle),
+                    in_use: size.saturating_sub(idle),
                     idle,
                 }
             }
@@ -292,7 +282,7 @@ mod tests {
         let changes = changes::Changes::new(16);
         let (writer, _) = Writer::spawn(connect(&cfg, 1).await.unwrap(), changes.clone());
         let seaorm = Store::new(
-            Reader::Pool(connect(&cfg, 2).await.unwrap()),
+            Reader::Pool(PooledReader::new(connect(&cfg, 2).await.unwrap())),
             writer,
             changes,
         );

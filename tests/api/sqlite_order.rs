@@ -280,6 +280,10 @@ const PREVIOUS_RELEASE: &[&str] = &[
     "CREATE INDEX idx_crm_comms_log_timeline ON crm_comms_log \
      (customer_id, julianday(occurred_at), occurred_at, id, type, direction, \
      subject, body, attachments, ext_message_id, logged_by, created_at)",
+    // A deployment's own indexes on a time (what the peer harness adds, and a partial one):
+    // the upgrade rewrites every time, so it rebuilds them, as they were written.
+    "CREATE INDEX idx_site_customer_occurred ON crm_comms_log (customer_id, occurred_at)",
+    "CREATE INDEX idx_site_logged_recently ON crm_comms_log (logged_by) WHERE occurred_at > '2026'",
     "CREATE TABLE seaql_migrations (version varchar NOT NULL PRIMARY KEY, applied_at bigint NOT NULL)",
     "INSERT INTO seaql_migrations VALUES ('m20261124_000001_create_crm_tables', 1764000000), \
      ('m20261125_000002_index_comm_filters', 1764000000), \
@@ -345,6 +349,22 @@ async fn a_database_of_the_previous_release_upgrades_cleanly() {
         )],
     );
     assert!(indexes[0].is_empty(), "{indexes:?}");
+    let own = system_sqlite(
+        &path,
+        &[(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_site_%' ORDER BY name",
+            json!([]),
+        )],
+    );
+    let expected_own: Vec<Value> = PREVIOUS_RELEASE
+        .iter()
+        .filter(|sql| sql.contains("idx_site_"))
+        .map(|sql| json!([sql]))
+        .collect();
+    assert_eq!(
+        own[0], expected_own,
+        "the deployment's own indexes, as written"
+    );
     assert_eq!(timeline(&app, "old").await, sorted(expected.clone()));
 
     // Either side updates and deletes any row.

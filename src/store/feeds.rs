@@ -313,8 +313,11 @@ fn sqlite_count(conn: &rusqlite::Connection, stmt: &Statement) -> rusqlite::Resu
 async fn pool_part<E: EntityTrait>(
     db: &super::PooledReader,
     part: Part,
-) -> Result<(Vec<E::Model>, bool), StoreError> {
-    let rows = E::find().from_raw_sql(part.rows).all(db).await?;
+) -> Result<(Vec<E::Model>, bool), StoreError>
+where
+    E::Model: super::pooled::PoolRow,
+{
+    let rows = super::pooled::all_rows(db, part.rows).await?;
     let beyond = match part.probe {
         Some(probe) => db.query_one_raw(probe).await?.is_some(),
         None => false,
@@ -413,7 +416,7 @@ impl Store {
     ) -> Result<Slice<E::Model>, StoreError>
     where
         E: EntityTrait,
-        E::Model: Send + Sync + 'static,
+        E::Model: Send + Sync + 'static + super::pooled::PoolRow,
     {
         match &self.read {
             Reader::Sqlite(lite) => {

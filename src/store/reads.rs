@@ -337,7 +337,7 @@ impl Store {
     ) -> Result<Listing<E::Model>, StoreError>
     where
         E: EntityTrait,
-        E::Model: Send + Sync + 'static,
+        E::Model: Send + Sync + 'static + super::pooled::PoolRow,
     {
         match &self.read {
             Reader::Sqlite(lite) => {
@@ -360,7 +360,7 @@ impl Store {
             }
             Reader::Pool(db) => {
                 let rows = if want.rows {
-                    rows.all(db).await?
+                    super::pooled::all_rows(db, self.sql(rows)).await?
                 } else {
                     Vec::new()
                 };

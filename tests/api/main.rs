@@ -27,6 +27,8 @@
 //!   write in it, intact for both SQLites, served again).
 //! - [`operations`]: `/readyz`, `/metrics` (authenticated, bounded labels), request ids, JSON
 //!   logs that name the operation but never its variables.
+//! - [`pool_rows`]: rows decoded by column position on PostgreSQL and MySQL equal SeaORM's
+//!   decoding by column name.
 //! - [`persisted`]: automatic persisted queries (POST and GET) and trusted documents.
 //! - [`realtime`]: subscriptions over WebSocket (graphql-transport-ws) and SSE on every backend:
 //!   change kinds, filters, commit order, overflow, limits, auth and expiry, close codes,
@@ -63,6 +65,7 @@ mod layout;
 mod lifecycle;
 mod operations;
 mod persisted;
+mod pool_rows;
 mod realtime;
 mod replicas;
 mod rest;

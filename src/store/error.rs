@@ -153,7 +153,7 @@ fn database_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
@@ -237,7 +237,7 @@ mod tests {
 
     /// The server URL of a test variable; `None` (with a notice) when it is not set, unless
     /// `scripts/test.sh` requires every backend.
-    fn server(var: &str) -> Option<String> {
+    pub(crate) fn server(var: &str) -> Option<String> {
         match std::env::var(var) {
             Ok(url) => Some(url),
             Err(_) if std::env::var_os("CRM_TEST_REQUIRE_ALL").is_some() => {

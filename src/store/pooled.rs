@@ -409,22 +409,8 @@ fn acquire_error(err: sqlx::Error) -> DbErr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::error::tests::server;
     use sea_orm::{ConnectOptions, Database, Value};
-
-    /// The server URL of a test variable; `None` (with a notice) when it is not set, unless
-    /// `scripts/test.sh` requires every backend.
-    fn server(var: &str) -> Option<String> {
-        match std::env::var(var) {
-            Ok(url) => Some(url),
-            Err(_) if std::env::var_os("CRM_TEST_REQUIRE_ALL").is_some() => {
-                panic!("{var} is not set but CRM_TEST_REQUIRE_ALL is")
-            }
-            Err(_) => {
-                eprintln!("SKIPPED: {var} is not set");
-                None
-            }
-        }
-    }
 
     async fn pool(url: &str, max: u32) -> DatabaseConnection {
         let mut opts = ConnectOptions::new(url.to_owned());

@@ -110,13 +110,10 @@ impl ConnectionTrait for PooledReader {
         }
     }
 
+    /// Through SeaORM's pool as is: unprepared SQL may hold several statements, which only the
+    /// simple query protocol takes (no read runs any).
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let stmt = Statement::from_string(self.get_database_backend(), sql);
-        match &self.kept {
-            Kept::Postgres(keep) => keep.execute(stmt).await,
-            Kept::MySql(keep) => keep.execute(stmt).await,
-            Kept::None => self.db.execute_unprepared(sql).await,
-        }
+        self.db.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {

@@ -341,6 +341,81 @@ async fn health_answers_while_the_database_is_prepared() {
         steps.iter().all(|(_, of)| *of == steps.len() as u64),
         "{steps:?}"
     );
+    // With the file to themselves the migrations ran on the rollback journal, and left it in
+    // WAL for the server (and a reader of the seed's SQLite) with no journal behind.
+    assert!(
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|e| e["message"] == "migrations use the rollback journal"),
+        "{log}"
+    );
+    assert_eq!(journal_mode(&path), "wal");
+    let journal = std::path::PathBuf::from(format!("{}-journal", path.display()));
+    assert!(!journal.exists(), "{journal:?}");
+}
+
+/// The journal mode of the SQLite file at `path`, as a new connection finds it.
+fn journal_mode(path: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// A first start while another process has the WAL file open (the seed's Python backend,
+/// idle): SQLite refuses to leave WAL then, so the migrations run in WAL, and the server starts
+/// as usual; the other process's connection keeps working throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_beside_another_process_migrates_in_wal() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let path = db.path().unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE other_program (x);")
+        .unwrap();
+    let port = free_port();
+    let log_path = path.with_extension("log");
+    let mut child = crate::common::server_process(&db.url, port)
+        .env("CRM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base, &mut child).await;
+    answers_an_empty_list(&client, &base).await;
+    other
+        .execute("INSERT INTO other_program VALUES (1)", [])
+        .unwrap();
+    let seen: i64 = other
+        .query_row("SELECT count(*) FROM crm_comms_log", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(seen, 0);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let entries: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e["message"]
+            == "another connection has the SQLite file open; migrations run in WAL"),
+        "{log}"
+    );
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e["message"] == "migrations use the rollback journal"),
+        "{log}"
+    );
+    assert!(
+        entries.iter().any(|e| e["message"] == "migration applied"),
+        "{log}"
+    );
+    assert_eq!(journal_mode(&path), "wal");
 }
 
 /// A first start while another process (the seed's Python backend) holds a write lock on the

@@ -9,9 +9,16 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    crm_comms::telemetry::init(crm_comms::telemetry::DEFAULT_FILTER, cli.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let mut cli = Cli::parse();
+    let command = cli.command.take().unwrap_or(Command::Serve);
+    // The server logs a line per request: batched. One-off commands log as they go.
+    let output = match command {
+        Command::Serve => crm_comms::telemetry::LogOutput::Batched,
+        _ => crm_comms::telemetry::LogOutput::Direct,
+    };
+    let _log =
+        crm_comms::telemetry::init(crm_comms::telemetry::DEFAULT_FILTER, cli.log_format, output);
+    match command {
         Command::ExportSchema { output } => {
             let sdl = crm_comms::graphql::sdl();
             match output {

@@ -466,3 +466,56 @@ async fn answers_an_empty_list(client: &reqwest::Client, base: &str) {
         .unwrap();
     assert_eq!(res["data"]["comms"]["total"], 0, "{res}");
 }
+
+/// The server writes its log lines in batches (`telemetry::Batched`): a request's line shows up
+/// in the log while the server runs, not only when it stops, and a clean stop writes the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_are_written_while_the_server_runs() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let path = db.path().unwrap();
+    let port = free_port();
+    let log_path = path.with_extension("log");
+    let mut child = crate::common::server_process(&db.url, port)
+        .env("CRM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base, &mut child).await;
+    let line_of = |id: &str| {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| {
+                e["message"] == "finished processing request" && e["span"]["request_id"] == id
+            })
+    };
+    let ask = |id: &'static str| {
+        client
+            .post(format!("{base}/graphql"))
+            .header("x-request-id", id)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+    };
+    assert_eq!(ask("while-running").await.unwrap().status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let line = loop {
+        if let Some(line) = line_of("while-running") {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "the line never came");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(ask("just-before-stop").await.unwrap().status(), 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    assert!(line_of("just-before-stop").is_some());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().last().unwrap().contains("\"stopped\""), "{log}");
+}

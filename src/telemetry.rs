@@ -137,8 +137,10 @@ pub struct Batched(Arc<BatchedInner>);
 struct BatchedInner {
     /// The lines not yet written.
     pending: Mutex<Vec<u8>>,
-    /// Where they go (stderr); held while writing, so batches leave in the order taken.
-    out: Mutex<Box<dyn Write + Send>>,
+    /// Where they go (stderr), and the buffer the last batch left in (kept, with its
+    /// capacity, for the next swap: no allocation per batch); held while writing, so batches
+    /// leave in the order taken.
+    out: Mutex<(Box<dyn Write + Send>, Vec<u8>)>,
 }
 
 impl Batched {
@@ -152,7 +154,7 @@ impl Batched {
     fn start(out: Box<dyn Write + Send>, every: Duration) -> Self {
         let batched = Self(Arc::new(BatchedInner {
             pending: Mutex::new(Vec::new()),
-            out: Mutex::new(out),
+            out: Mutex::new((out, Vec::new())),
         }));
         let flusher = Arc::downgrade(&batched.0);
         std::thread::Builder::new()
@@ -185,11 +187,18 @@ impl Batched {
     /// Writes every waiting line out.
     pub fn flush(&self) {
         let mut out = self.0.out.lock().unwrap_or_else(|e| e.into_inner());
-        let taken = std::mem::take(&mut *self.0.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if !taken.is_empty() {
+        let (out, batch) = &mut *out;
+        std::mem::swap(
+            batch,
+            &mut *self.0.pending.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        if !batch.is_empty() {
             // Nowhere to report a failed write of the log itself.
-            let _ = out.write_all(&taken);
+            let _ = out.write_all(batch);
             let _ = out.flush();
+            batch.clear();
+            // A burst of long lines does not keep its buffer.
+            batch.shrink_to(2 * Self::LIMIT);
         }
     }
 }

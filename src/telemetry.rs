@@ -75,23 +75,25 @@ enum Destination {
     Batched(Batched),
 }
 
+impl Destination {
+    /// The writer of one event; `urgent` lines skip the batch's wait.
+    fn writer(&self, urgent: bool) -> DestinationWriter<'_> {
+        match self {
+            Self::Stderr => DestinationWriter::Stderr(std::io::stderr()),
+            Self::Batched(batched) => DestinationWriter::Batched(batched.line(urgent)),
+        }
+    }
+}
+
 impl<'a> MakeWriter<'a> for Destination {
     type Writer = DestinationWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        match self {
-            Self::Stderr => DestinationWriter::Stderr(std::io::stderr()),
-            Self::Batched(batched) => DestinationWriter::Batched(batched.line(true)),
-        }
+        self.writer(true)
     }
 
     fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        match self {
-            Self::Stderr => DestinationWriter::Stderr(std::io::stderr()),
-            Self::Batched(batched) => {
-                DestinationWriter::Batched(batched.line(Batched::is_urgent(meta)))
-            }
-        }
+        self.writer(Batched::is_urgent(meta))
     }
 }
 

@@ -262,11 +262,8 @@ async fn health_answers_while_the_database_is_prepared() {
     .unwrap();
     let port = free_port();
     let log_path = path.with_extension("log");
-    let mut child = crate::common::server_process(&db.url, port)
+    let mut child = logged_server(&db.url, port, &log_path)
         .env("CRM_SQLITE_BUSY_TIMEOUT_MS", "60000")
-        .env("CRM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -329,9 +326,9 @@ async fn health_answers_while_the_database_is_prepared() {
         .status();
     child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
-    let steps: Vec<(u64, u64)> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let entries = log_entries(&log_path);
+    let steps: Vec<(u64, u64)> = entries
+        .iter()
         .filter(|e| e["message"] == "applying migration")
         .map(|e| (e["step"].as_u64().unwrap(), e["of"].as_u64().unwrap()))
         .collect();
@@ -344,14 +341,33 @@ async fn health_answers_while_the_database_is_prepared() {
     // With the file to themselves the migrations ran on the rollback journal, and left it in
     // WAL for the server (and a reader of the seed's SQLite) with no journal behind.
     assert!(
-        log.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        entries
+            .iter()
             .any(|e| e["message"] == "migrations use the rollback journal"),
         "{log}"
     );
     assert_eq!(journal_mode(&path), "wal");
     let journal = std::path::PathBuf::from(format!("{}-journal", path.display()));
     assert!(!journal.exists(), "{journal:?}");
+}
+
+/// The server on `database_url` at `port`, logging JSON lines at `info` into `log_path`.
+fn logged_server(database_url: &str, port: u16, log_path: &std::path::Path) -> Command {
+    let mut command = crate::common::server_process(database_url, port);
+    command
+        .env("CRM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log_path).unwrap());
+    command
+}
+
+/// The JSON log lines in the file at `log_path`.
+fn log_entries(log_path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(log_path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
 }
 
 /// The journal mode of the SQLite file at `path`, as a new connection finds it.
@@ -374,12 +390,7 @@ async fn a_first_start_beside_another_process_migrates_in_wal() {
         .unwrap();
     let port = free_port();
     let log_path = path.with_extension("log");
-    let mut child = crate::common::server_process(&db.url, port)
-        .env("CRM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = logged_server(&db.url, port, &log_path).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_healthy(&client, &base, &mut child).await;
@@ -396,10 +407,7 @@ async fn a_first_start_beside_another_process_migrates_in_wal() {
         .status();
     child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
-    let entries: Vec<Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect();
+    let entries = log_entries(&log_path);
     assert!(
         entries.iter().any(|e| e["message"]
             == "another connection has the SQLite file open; migrations run in WAL"),
@@ -475,23 +483,14 @@ async fn log_lines_are_written_while_the_server_runs() {
     let path = db.path().unwrap();
     let port = free_port();
     let log_path = path.with_extension("log");
-    let mut child = crate::common::server_process(&db.url, port)
-        .env("CRM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = logged_server(&db.url, port, &log_path).spawn().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_healthy(&client, &base, &mut child).await;
     let line_of = |id: &str| {
-        std::fs::read_to_string(&log_path)
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| {
-                e["message"] == "finished processing request" && e["span"]["request_id"] == id
-            })
+        log_entries(&log_path).into_iter().find(|e| {
+            e["message"] == "finished processing request" && e["span"]["request_id"] == id
+        })
     };
     let ask = |id: &'static str| {
         client

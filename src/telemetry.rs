@@ -31,13 +31,11 @@ pub enum LogOutput {
 /// Flushes the batched log lines when dropped (at the end of `main`, or while unwinding from
 /// a panic), so that a clean exit loses none.
 #[must_use = "dropping the guard flushes the logs; keep it until the process ends"]
-pub struct LogGuard(Option<Batched>);
+pub struct LogGuard(Batched);
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        if let Some(batched) = &self.0 {
-            batched.flush();
-        }
+        self.0.flush();
     }
 }
 
@@ -46,14 +44,10 @@ impl Drop for LogGuard {
 /// terminal) or as one JSON object per line, with the fields of the enclosing spans (a
 /// request's id, its GraphQL operation). Panics if a subscriber is already installed.
 pub fn init(default_filter: &str, format: LogFormat, output: LogOutput) -> LogGuard {
-    let batched = (output == LogOutput::Batched)
-        .then(|| Batched::start(Box::new(std::io::stderr()), Batched::EVERY));
-    let writer = match &batched {
-        Some(batched) => Destination::Batched(batched.clone()),
-        None => Destination::Stderr,
-    };
+    let every = (output == LogOutput::Batched).then_some(Batched::EVERY);
+    let batched = Batched::start(Box::new(std::io::stderr()), every);
     let builder = tracing_subscriber::fmt()
-        .with_writer(writer)
+        .with_writer(batched.clone())
         .with_env_filter(filter(default_filter));
     match format {
         LogFormat::Text => builder
@@ -69,63 +63,6 @@ pub fn init(default_filter: &str, format: LogFormat, output: LogOutput) -> LogGu
     LogGuard(batched)
 }
 
-/// The writer of [`init`]'s subscriber.
-enum Destination {
-    Stderr,
-    Batched(Batched),
-}
-
-impl Destination {
-    /// The writer of one event; `urgent` lines skip the batch's wait.
-    fn writer(&self, urgent: bool) -> DestinationWriter<'_> {
-        match self {
-            Self::Stderr => DestinationWriter::Stderr(std::io::stderr()),
-            Self::Batched(batched) => DestinationWriter::Batched(batched.line(urgent)),
-        }
-    }
-}
-
-impl<'a> MakeWriter<'a> for Destination {
-    type Writer = DestinationWriter<'a>;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.writer(true)
-    }
-
-    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
-        self.writer(Batched::is_urgent(meta))
-    }
-}
-
-/// One event's writer.
-enum DestinationWriter<'a> {
-    Stderr(std::io::Stderr),
-    Batched(BatchedLine<'a>),
-}
-
-impl Write for DestinationWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Stderr(w) => w.write(buf),
-            Self::Batched(w) => w.write(buf),
-        }
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            Self::Stderr(w) => w.write_all(buf),
-            Self::Batched(w) => w.write_all(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Stderr(w) => w.flush(),
-            Self::Batched(w) => w.flush(),
-        }
-    }
-}
-
 /// Log lines gathered in memory and written to stderr by a thread of their own every
 /// [`Batched::EVERY`], many in one `write`, instead of one `write` system call per line on
 /// the thread that answered the request (5 % of the server's CPU for a small query, by the
@@ -133,10 +70,13 @@ impl Write for DestinationWriter<'_> {
 /// (with everything before them, in order); so is everything once [`Batched::LIMIT`] bytes
 /// wait, so a stderr that blocks holds up the loggers as before instead of growing the
 /// buffer. A process killed outright (SIGKILL) loses at most the last `EVERY` of info lines.
+/// With [`LogOutput::Direct`] there is no thread and every line is written at once.
 #[derive(Clone)]
 pub struct Batched(Arc<BatchedInner>);
 
 struct BatchedInner {
+    /// No thread writes: every line is written at once ([`LogOutput::Direct`]).
+    direct: bool,
     /// The lines not yet written.
     pending: Mutex<Vec<u8>>,
     /// Where they go (stderr), and the buffer the last batch left in (kept, with its
@@ -151,26 +91,29 @@ impl Batched {
     /// Bytes waiting that make the next line write them all at once.
     pub const LIMIT: usize = 256 * 1024;
 
-    /// Starts the thread that writes the lines to `out` every `every`. The thread ends with
-    /// the last handle.
-    fn start(out: Box<dyn Write + Send>, every: Duration) -> Self {
+    /// Starts the thread that writes the lines to `out` every `every`; with `None`, no thread,
+    /// and every line is written at once. The thread ends with the last handle.
+    fn start(out: Box<dyn Write + Send>, every: Option<Duration>) -> Self {
         let batched = Self(Arc::new(BatchedInner {
+            direct: every.is_none(),
             pending: Mutex::new(Vec::new()),
             out: Mutex::new((out, Vec::new())),
         }));
-        let flusher = Arc::downgrade(&batched.0);
-        std::thread::Builder::new()
-            .name("log-writer".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(every);
-                    match flusher.upgrade() {
-                        Some(inner) => Batched(inner).flush(),
-                        None => break,
+        if let Some(every) = every {
+            let flusher = Arc::downgrade(&batched.0);
+            std::thread::Builder::new()
+                .name("log-writer".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(every);
+                        match flusher.upgrade() {
+                            Some(inner) => Batched(inner).flush(),
+                            None => break,
+                        }
                     }
-                }
-            })
-            .expect("a thread for the log writer");
+                })
+                .expect("a thread for the log writer");
+        }
         batched
     }
 
@@ -182,7 +125,7 @@ impl Batched {
     fn line(&self, urgent: bool) -> BatchedLine<'_> {
         BatchedLine {
             batched: self,
-            urgent,
+            urgent: urgent || self.0.direct,
         }
     }
 
@@ -205,8 +148,20 @@ impl Batched {
     }
 }
 
+impl<'a> MakeWriter<'a> for Batched {
+    type Writer = BatchedLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.line(true)
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        self.line(Self::is_urgent(meta))
+    }
+}
+
 /// One event's bytes, appended to the waiting lines.
-struct BatchedLine<'a> {
+pub struct BatchedLine<'a> {
     batched: &'a Batched,
     urgent: bool,
 }
@@ -301,7 +256,7 @@ mod tests {
     #[test]
     fn info_lines_wait_and_leave_together_in_order() {
         let sink = Sink::default();
-        let batched = Batched::start(Box::new(sink.clone()), NEVER);
+        let batched = Batched::start(Box::new(sink.clone()), Some(NEVER));
         batched.line(false).write_all(b"one\n").unwrap();
         batched.line(false).write_all(b"two\n").unwrap();
         assert_eq!(sink.text(), "");
@@ -314,16 +269,24 @@ mod tests {
     #[test]
     fn an_urgent_line_leaves_at_once_with_everything_before_it() {
         let sink = Sink::default();
-        let batched = Batched::start(Box::new(sink.clone()), NEVER);
+        let batched = Batched::start(Box::new(sink.clone()), Some(NEVER));
         batched.line(false).write_all(b"request\n").unwrap();
         batched.line(true).write_all(b"warning\n").unwrap();
         assert_eq!(sink.text(), "request\nwarning\n");
     }
 
     #[test]
+    fn without_a_thread_every_line_leaves_at_once() {
+        let sink = Sink::default();
+        let batched = Batched::start(Box::new(sink.clone()), None);
+        batched.line(false).write_all(b"one\n").unwrap();
+        assert_eq!(sink.text(), "one\n");
+    }
+
+    #[test]
     fn a_full_buffer_is_written_by_the_next_line() {
         let sink = Sink::default();
-        let batched = Batched::start(Box::new(sink.clone()), NEVER);
+        let batched = Batched::start(Box::new(sink.clone()), Some(NEVER));
         let line = vec![b'x'; 1023];
         let mut written = 0;
         while written + 1024 < Batched::LIMIT {
@@ -340,7 +303,7 @@ mod tests {
     #[test]
     fn the_thread_writes_waiting_lines_on_its_own() {
         let sink = Sink::default();
-        let batched = Batched::start(Box::new(sink.clone()), Duration::from_millis(10));
+        let batched = Batched::start(Box::new(sink.clone()), Some(Duration::from_millis(10)));
         batched.line(false).write_all(b"later\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while sink.text().is_empty() {

@@ -361,6 +361,19 @@ fn logged_server(database_url: &str, port: u16, log_path: &std::path::Path) -> C
     command
 }
 
+/// [`logged_server`] on a free port, once ready: the process, its base URL and a client.
+async fn start_logged(
+    database_url: &str,
+    log_path: &std::path::Path,
+) -> (std::process::Child, String, reqwest::Client) {
+    let port = free_port();
+    let mut child = logged_server(database_url, port, log_path).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base, &mut child).await;
+    (child, base, client)
+}
+
 /// The JSON log lines in the file at `log_path`.
 fn log_entries(log_path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(log_path)
@@ -388,12 +401,8 @@ async fn a_first_start_beside_another_process_migrates_in_wal() {
     other
         .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE other_program (x);")
         .unwrap();
-    let port = free_port();
     let log_path = path.with_extension("log");
-    let mut child = logged_server(&db.url, port, &log_path).spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    wait_healthy(&client, &base, &mut child).await;
+    let (mut child, base, client) = start_logged(&db.url, &log_path).await;
     answers_an_empty_list(&client, &base).await;
     other
         .execute("INSERT INTO other_program VALUES (1)", [])
@@ -481,12 +490,8 @@ async fn answers_an_empty_list(client: &reqwest::Client, base: &str) {
 async fn log_lines_are_written_while_the_server_runs() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let path = db.path().unwrap();
-    let port = free_port();
     let log_path = path.with_extension("log");
-    let mut child = logged_server(&db.url, port, &log_path).spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    wait_healthy(&client, &base, &mut child).await;
+    let (mut child, base, client) = start_logged(&db.url, &log_path).await;
     let line_of = |id: &str| {
         log_entries(&log_path).into_iter().find(|e| {
             e["message"] == "finished processing request" && e["span"]["request_id"] == id

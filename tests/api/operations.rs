@@ -321,12 +321,7 @@ async fn health_answers_while_the_database_is_prepared() {
             .unwrap(),
         "ok"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    child.wait().unwrap();
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    let entries = log_entries(&log_path);
+    let (log, entries) = stop_and_read(&mut child, &log_path);
     let steps: Vec<(u64, u64)> = entries
         .iter()
         .filter(|e| e["message"] == "applying migration")
@@ -374,6 +369,21 @@ async fn start_logged(
     (child, base, client)
 }
 
+/// Stops the server with SIGTERM, waits for it, and reads its log: the text and its JSON lines.
+fn stop_and_read(
+    child: &mut std::process::Child,
+    log_path: &std::path::Path,
+) -> (String, Vec<Value>) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    (
+        std::fs::read_to_string(log_path).unwrap(),
+        log_entries(log_path),
+    )
+}
+
 /// The JSON log lines in the file at `log_path`.
 fn log_entries(log_path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(log_path)
@@ -411,12 +421,7 @@ async fn a_first_start_beside_another_process_migrates_in_wal() {
         .query_row("SELECT count(*) FROM crm_comms_log", [], |row| row.get(0))
         .unwrap();
     assert_eq!(seen, 0);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    child.wait().unwrap();
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    let entries = log_entries(&log_path);
+    let (log, entries) = stop_and_read(&mut child, &log_path);
     assert!(
         entries.iter().any(|e| e["message"]
             == "another connection has the SQLite file open; migrations run in WAL"),
